@@ -1,0 +1,38 @@
+# Transformer Primer: one environment (.venv) for building, serving and testing.
+# `make serve` and `make test` set it up themselves on a fresh machine.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export NO_MKDOCS_2_WARNING := 1
+
+.PHONY: setup build serve test traces lint clean
+
+# (Re)install when the ranges or the pins change. Every install uses constraints.txt.
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[docs,test]"
+	@touch $@
+
+setup: $(STAMP)
+
+build: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+serve: build
+	$(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8000
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+# Rewrite every trace on the site from what the code prints now; review with `git diff docs/`.
+traces: $(STAMP)
+	$(BIN)/python scripts/traces.py --update
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check src tests scripts
+
+clean:
+	rm -rf site .cache .pytest_cache

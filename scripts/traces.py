@@ -1,0 +1,222 @@
+"""Check or regenerate every printed trace on the site.
+
+A trace on a page is a fenced ``text`` block right after a marker comment naming
+the example section that prints it::
+
+    ```python
+    ;--8<-- "src/transformer_primer/lessons/self_attention.py:sketch"
+    ```
+
+    <!-- trace: src/transformer_primer/lessons/self_attention.py:sketch -->
+    ```text
+    ...what that section prints...
+    ```
+
+The marker must name the section that the page included last, so the code shown
+and the output shown cannot drift apart. Each section is run on its own, in a
+fresh namespace (as a learner pasting it into ``python`` would), and its standard
+output is compared with the block.
+
+The executed notebook page is generated from the same sections
+(``docs/notebooks/original-notebook.ipynb``), so it too is checked here.
+
+Usage (from the repository root)::
+
+    python scripts/traces.py          # check: exit 1 with a diff on any mismatch
+    python scripts/traces.py --update # rewrite every trace and the notebook
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import difflib
+import io
+import json
+import re
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+NOTEBOOK = DOCS / "notebooks" / "original-notebook.ipynb"
+
+SNIPPET_MARK = "--8<--"
+INCLUDE_RE = re.compile(r'^\s*' + re.escape(SNIPPET_MARK) + r'\s+"(?P<ref>[^"]+)"\s*$', re.M)
+TRACE_RE = re.compile(
+    r"^<!-- trace: (?P<ref>\S+) -->\n```text[^\n]*\n(?P<body>.*?)^```$",
+    re.M | re.S,
+)
+SECTION_RE = r"^[ \t]*# {mark} \[start:{name}\][ \t]*\n(?P<body>.*?)^[ \t]*# {mark} \[end:{name}\]"
+
+
+def display(path: Path) -> str:
+    """A path as a maintainer reads it: relative to the repository when inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def read_section(ref: str) -> str:
+    """Return the code of ``path:section`` (as the page shows it), markers removed."""
+    path, _, name = ref.partition(":")
+    text = (ROOT / path).read_text(encoding="utf-8")
+    if not name:
+        return text
+    pattern = SECTION_RE.format(mark=re.escape(SNIPPET_MARK), name=re.escape(name))
+    match = re.search(pattern, text, re.M | re.S)
+    if match is None:
+        raise LookupError(f"section {name!r} not found in {path}")
+    lines = [
+        line for line in match["body"].splitlines(keepends=True) if SNIPPET_MARK not in line
+    ]
+    return textwrap.dedent("".join(lines))
+
+
+def run_section(ref: str) -> str:
+    """Run one section in a fresh namespace and return what it prints."""
+    code = compile(read_section(ref), ref, "exec")
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        exec(code, {"__name__": "__trace__"})  # noqa: S102 - running our own examples
+    return buffer.getvalue().rstrip("\n")
+
+
+@dataclass
+class Trace:
+    page: Path
+    ref: str
+    shown: str
+    span: tuple[int, int]
+
+
+def find_traces(page: Path) -> list[Trace]:
+    """Every trace block of one page; raise if a marker does not follow its include."""
+    text = page.read_text(encoding="utf-8")
+    traces = []
+    for match in TRACE_RE.finditer(text):
+        includes = INCLUDE_RE.findall(text, 0, match.start())
+        if not includes or includes[-1] != match["ref"]:
+            last = includes[-1] if includes else "nothing"
+            raise ValueError(
+                f"{display(page)}: trace of {match['ref']!r} follows an include "
+                f"of {last!r}; show the code whose output you show"
+            )
+        traces.append(Trace(page, match["ref"], match["body"].rstrip("\n"), match.span("body")))
+    return traces
+
+
+def all_pages() -> list[Path]:
+    return sorted(DOCS.rglob("*.md"))
+
+
+def diff(expected: str, actual: str, name: str) -> str:
+    return "".join(
+        difflib.unified_diff(
+            expected.splitlines(keepends=True),
+            actual.splitlines(keepends=True),
+            fromfile=f"{name} (on the page)",
+            tofile=f"{name} (printed now)",
+        )
+    )
+
+
+# The notebook page: the original notebook's cells, importing the package.
+NOTEBOOK_CELLS: list[tuple[str, str]] = [
+    (
+        "markdown",
+        "# The original notebook\n\n"
+        "This is the notebook the project started from, executed when the site is built. "
+        "Its classes now live in `transformer_primer.sketch`, so each cell imports them; "
+        "the code of each class is shown on the lesson pages. The outputs below are "
+        "printed by that code today. Everything here is the *conceptual sketch* with "
+        "string placeholders: each lesson goes on to the real numpy computation.",
+    ),
+    ("code", "import numpy as np\nimport math"),
+    ("markdown", "#### encoder-decoder tranformers and attention mechanism's purpose"),
+    ("section", "src/transformer_primer/lessons/encoder_decoder.py:sketch"),
+    ("markdown", "####  How Self attention works"),
+    ("section", "src/transformer_primer/lessons/self_attention.py:sketch"),
+    ("markdown", "#### Transformer vs RNN"),
+    ("section", "src/transformer_primer/lessons/transformer_vs_rnn.py:sketch"),
+    ("section", "src/transformer_primer/lessons/attention_math.py:sketch"),
+]
+
+
+def build_notebook() -> str:
+    cells = []
+    for number, (kind, content) in enumerate(NOTEBOOK_CELLS):
+        source = read_section(content).rstrip("\n") if kind == "section" else content
+        cell: dict[str, object] = {
+            "cell_type": "markdown" if kind == "markdown" else "code",
+            "id": f"cell-{number}",
+            "metadata": {},
+            "source": source.splitlines(keepends=True),
+        }
+        if cell["cell_type"] == "code":
+            cell.update(execution_count=None, outputs=[])
+        cells.append(cell)
+    notebook = {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+
+
+def check() -> list[str]:
+    """Return one readable diff per trace that differs from what the code prints."""
+    problems = []
+    for page in all_pages():
+        for trace in find_traces(page):
+            actual = run_section(trace.ref)
+            if actual != trace.shown:
+                name = f"{display(page)} [{trace.ref}]"
+                problems.append(diff(trace.shown, actual, name))
+    wanted = build_notebook()
+    current = NOTEBOOK.read_text(encoding="utf-8") if NOTEBOOK.exists() else ""
+    if current != wanted:
+        problems.append(diff(current, wanted, display(NOTEBOOK)))
+    return problems
+
+
+def update() -> int:
+    """Rewrite every trace with what the code prints now; return how many changed."""
+    changed = 0
+    for page in all_pages():
+        text = page.read_text(encoding="utf-8")
+        for trace in reversed(find_traces(page)):  # from the end, so spans stay valid
+            actual = run_section(trace.ref)
+            if actual != trace.shown:
+                start, end = trace.span
+                text = text[:start] + actual + "\n" + text[end:]
+                changed += 1
+        page.write_text(text, encoding="utf-8")
+    wanted = build_notebook()
+    if not NOTEBOOK.exists() or NOTEBOOK.read_text(encoding="utf-8") != wanted:
+        NOTEBOOK.write_text(wanted, encoding="utf-8")
+        changed += 1
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--update", action="store_true", help="rewrite traces in place")
+    args = parser.parse_args(argv)
+    if args.update:
+        print(f"{update()} trace(s) rewritten; review them with `git diff docs/`")
+        return 0
+    problems = check()
+    for problem in problems:
+        print(problem)
+    total = sum(len(find_traces(page)) for page in all_pages())
+    print(f"{total} trace(s) checked, {len(problems)} differ")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
