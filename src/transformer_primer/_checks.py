@@ -1,0 +1,136 @@
+"""Input checks shared by the public functions: clear errors at the boundary.
+
+Every public function checks its inputs here, before any numpy call, so a learner sees
+``ValueError: q must have shape (..., n_q, d_k) ...`` rather than a bare broadcasting
+error from deep inside a matrix product.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = ["check_bool_mask", "check_float_array", "check_positive_int", "describe"]
+
+
+def describe(x: object) -> str:
+    """Name what was given: its shape and dtype for arrays, its type otherwise."""
+    if isinstance(x, np.ndarray):
+        return f"array of shape {x.shape} and dtype {x.dtype}"
+    return f"{type(x).__name__} {x!r}"
+
+
+def check_positive_int(name: str, value: object, *, minimum: int = 1) -> int:
+    """Return ``value`` as an int if it is an integer >= ``minimum``, else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {describe(value)}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_float_array(
+    name: str,
+    x: ArrayLike,
+    *,
+    min_ndim: int = 1,
+    ndim: Sequence[int] | None = None,
+    layout: str = "",
+    allow_neg_inf: bool = False,
+    allow_empty: bool = False,
+) -> NDArray[np.floating]:
+    """Return ``x`` as a floating-point array after checking dtype, rank and values.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, used in the error message.
+    x : array_like
+        What the caller passed.
+    min_ndim : int
+        The fewest dimensions accepted.
+    ndim : sequence of int, optional
+        The exact numbers of dimensions accepted, if restricted.
+    layout : str
+        The expected layout for messages, e.g. ``"(..., n_q, d_k)"``.
+    allow_neg_inf : bool
+        Accept ``-inf`` (a masked score); ``nan`` and ``+inf`` are never accepted.
+    allow_empty : bool
+        Accept arrays with a zero-length axis.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x`` itself when it already is a float array, else a float64 copy of a list.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not numeric, or is an integer/boolean/complex array.
+    ValueError
+        If its rank is wrong, it is empty, or it holds NaN or infinity.
+    """
+    shown = f" {layout}" if layout else ""
+    if isinstance(x, np.ndarray):
+        arr = x
+    else:
+        try:
+            arr = np.asarray(x)
+        except ValueError as err:  # ragged nested lists
+            raise ValueError(f"{name} must be a rectangular array{shown}: {err}") from None
+        if arr.dtype.kind in "iu" and not isinstance(x, np.generic):
+            arr = arr.astype(np.float64)  # a plain Python list of numbers is fine
+    if arr.dtype.kind != "f":
+        hint = ""
+        if arr.dtype.kind in "iub":
+            hint = f"; convert it first, e.g. np.asarray({name}, dtype=np.float64)"
+        raise TypeError(f"{name} must be a floating-point array{shown}, got dtype {arr.dtype}{hint}")
+    if ndim is not None and arr.ndim not in ndim:
+        wanted = " or ".join(str(n) for n in ndim)
+        raise ValueError(
+            f"{name} must have {wanted} dimensions{shown}, got shape {arr.shape} ({arr.ndim} dimensions)"
+        )
+    if arr.ndim < min_ndim:
+        raise ValueError(
+            f"{name} must have at least {min_ndim} dimension(s){shown}, got shape {arr.shape}"
+        )
+    if arr.size == 0 and not allow_empty:
+        raise ValueError(f"{name} must not be empty{shown}, got shape {arr.shape}")
+    if allow_neg_inf:
+        bad = np.isnan(arr).any() or np.isposinf(arr).any()
+        what = "NaN or +inf (only -inf, a masked score, is allowed)"
+    else:
+        bad = not np.isfinite(arr).all()
+        what = "NaN or infinity"
+    if bad:
+        raise ValueError(f"{name} contains {what}; got {describe(arr)}")
+    return arr
+
+
+def check_bool_mask(name: str, mask: ArrayLike, shape: tuple[int, ...], layout: str) -> NDArray[np.bool_]:
+    """Return ``mask`` as a boolean array if it broadcasts to ``shape``, else raise.
+
+    ``True`` means "may attend". Integer 0/1 masks are refused: which of 0 and 1 means
+    "blocked" differs between libraries, so the caller must say it with booleans.
+    """
+    arr = np.asarray(mask)
+    if arr.dtype != np.bool_:
+        raise TypeError(
+            f"{name} must be a boolean array (True = may attend), got dtype {arr.dtype}; "
+            f"for a 0/1 mask where 1 means 'may attend', pass {name}.astype(bool)"
+        )
+    try:
+        np.broadcast_shapes(arr.shape, shape)
+    except ValueError:
+        raise ValueError(
+            f"{name} must broadcast to {layout} = {shape}, got shape {arr.shape}"
+        ) from None
+    if len(np.broadcast_shapes(arr.shape, shape)) != len(shape) or np.broadcast_shapes(
+        arr.shape, shape
+    ) != shape:
+        raise ValueError(
+            f"{name} must broadcast to {layout} = {shape} without enlarging it, got shape {arr.shape}"
+        )
+    return arr

@@ -1,0 +1,250 @@
+"""The encoder-decoder transformer: a frozen config, the model, and greedy decoding."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ._checks import check_positive_int, describe
+from .layers import DecoderLayer, Embedding, EncoderLayer
+from .masks import causal_mask
+from .numerics import softmax
+from .positional import sinusoidal_positional_encoding
+
+__all__ = ["DecodeStep", "Transformer", "TransformerConfig"]
+
+Array = NDArray[np.floating]
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Sizes of a transformer; frozen so a model's shape cannot change under it.
+
+    Examples
+    --------
+    >>> TransformerConfig(vocab_size=10, d_model=8, n_heads=2, d_ff=16).d_k
+    4
+    """
+
+    vocab_size: int  # token ids 0 .. vocab_size - 1, shared by input and output
+    d_model: int = 32  # width of every token vector (the paper: 512)
+    n_heads: int = 4  # attention heads; each sees d_k = d_model / n_heads columns
+    d_ff: int = 64  # feed-forward hidden width (the paper: 4 * d_model)
+    n_layers: int = 1  # encoder layers, and as many decoder layers (the paper: 6)
+    max_len: int = 64  # longest sequence, for the positional encoding table
+    norm_first: bool = False  # False: post-norm as in the paper; True: pre-norm
+    pad_id: int = 0  # padding, never attended to, never generated
+    bos_id: int = 1  # start symbol fed to the decoder first (distinct from padding)
+    eos_id: int = 2  # end symbol: decoding stops when it is produced
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "d_model", "n_heads", "d_ff", "n_layers", "max_len"):
+            check_positive_int(name, getattr(self, name))
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"d_model must be divisible by n_heads, got d_model={self.d_model}, n_heads={self.n_heads}"
+            )
+        specials = {"pad_id": self.pad_id, "bos_id": self.bos_id, "eos_id": self.eos_id}
+        for name, value in specials.items():
+            check_positive_int(name, value, minimum=0)
+            if value >= self.vocab_size:
+                raise ValueError(f"{name} must be < vocab_size = {self.vocab_size}, got {value}")
+        if len(set(specials.values())) != 3:
+            raise ValueError(f"pad_id, bos_id and eos_id must be distinct, got {specials}")
+
+    @property
+    def d_k(self) -> int:
+        """Size of each head's queries, keys and values."""
+        return self.d_model // self.n_heads
+
+
+@dataclass(frozen=True)
+class DecodeStep:
+    """One step of greedy decoding, for traces.
+
+    Attributes
+    ----------
+    input_ids : list of int
+        What the decoder was given (starting with ``bos_id``).
+    probs : numpy.ndarray, shape (vocab_size,)
+        The next-token distribution.
+    chosen : int
+        The token picked (the most probable one).
+    """
+
+    input_ids: list[int]
+    probs: Array
+    chosen: int
+
+
+class Transformer:
+    """An encoder-decoder transformer (Vaswani et al., 2017), small and exact.
+
+    Parameters
+    ----------
+    config : TransformerConfig
+        The sizes.
+    rng : numpy.random.Generator
+        Source of every initial weight: the same seed gives the same model.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> config = TransformerConfig(vocab_size=6, d_model=8, n_heads=2, d_ff=16)
+    >>> model = Transformer(config, np.random.default_rng(0))
+    >>> model.encode(np.array([3, 4, 5])).shape
+    (3, 8)
+    >>> ids = model.greedy_decode(np.array([3, 4, 5]), max_new_tokens=4)
+    >>> len(ids) <= 4
+    True
+    """
+
+    def __init__(self, config: TransformerConfig, rng: np.random.Generator) -> None:
+        if not isinstance(config, TransformerConfig):
+            raise TypeError(f"config must be a TransformerConfig, got {describe(config)}")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator, got {describe(rng)}")
+        c = config
+        self.config = c
+        self.embedding = Embedding(c.vocab_size, c.d_model, rng)  # shared by encoder and decoder
+        self.positions = sinusoidal_positional_encoding(c.max_len, c.d_model)  # (max_len, d_model)
+        self.encoder_layers = [
+            EncoderLayer(c.d_model, c.n_heads, c.d_ff, rng, c.norm_first) for _ in range(c.n_layers)
+        ]
+        self.decoder_layers = [
+            DecoderLayer(c.d_model, c.n_heads, c.d_ff, rng, c.norm_first) for _ in range(c.n_layers)
+        ]
+        bound = 1.0 / np.sqrt(c.d_model)
+        self.w_out = rng.uniform(-bound, bound, (c.d_model, c.vocab_size))  # (d_model, vocab_size)
+        self.b_out = np.zeros(c.vocab_size)  # (vocab_size,)
+
+    def parameters(self) -> dict[str, Array]:
+        """Every learnable array, by dotted name (the arrays themselves)."""
+        params = {f"embedding.{n}": a for n, a in self.embedding.parameters().items()}
+        for kind, layers in (("encoder", self.encoder_layers), ("decoder", self.decoder_layers)):
+            for i, layer in enumerate(layers):
+                params.update({f"{kind}.{i}.{n}": a for n, a in layer.parameters().items()})
+        params["w_out"], params["b_out"] = self.w_out, self.b_out
+        return params
+
+    def _check_ids(self, name: str, ids: ArrayLike) -> NDArray[np.integer]:
+        arr = np.asarray(ids)
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"{name} must be integer token ids, got {describe(arr)}")
+        if arr.ndim not in (1, 2) or arr.shape[-1] == 0:
+            raise ValueError(f"{name} must have shape (n,) or (batch, n) with n >= 1, got shape {arr.shape}")
+        if arr.shape[-1] > self.config.max_len:
+            raise ValueError(
+                f"{name} is longer than max_len = {self.config.max_len}: got length {arr.shape[-1]}"
+            )
+        return arr
+
+    def embed(self, ids: ArrayLike) -> Array:
+        """Token embeddings (scaled by sqrt(d_model)) plus positional encodings.
+
+        ``ids`` (..., n) -> (..., n, d_model).
+        """
+        ids = self._check_ids("ids", ids)
+        n = ids.shape[-1]
+        return self.embedding(ids) + self.positions[:n]  # (..., n, d_model)
+
+    # --8<-- [start:encode]
+    def encode(self, src_ids: ArrayLike, src_mask: ArrayLike | None = None) -> Array:
+        """Run the encoder stack.
+
+        Parameters
+        ----------
+        src_ids : array_like of int, shape (n_x,) or (batch, n_x)
+        src_mask : array_like of bool, optional, broadcastable to (..., n_x, n_x)
+            Hides padded source positions (keys).
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_x, d_model) or (batch, n_x, d_model)
+            The encoder output ("memory"), one vector per source token.
+        """
+        x = self.embed(src_ids)  # (..., n_x) -> (..., n_x, d_model)
+        for layer in self.encoder_layers:
+            x = layer(x, src_mask)  # (..., n_x, d_model)
+        return x
+    # --8<-- [end:encode]
+
+    # --8<-- [start:decode]
+    def decode(
+        self, tgt_ids: ArrayLike, memory: ArrayLike, memory_mask: ArrayLike | None = None
+    ) -> Array:
+        """Run the decoder stack and the output projection: next-token logits.
+
+        Parameters
+        ----------
+        tgt_ids : array_like of int, shape (n_y,) or (batch, n_y)
+            The output so far, starting with ``bos_id``.
+        memory : array_like, shape (n_x, d_model) or (batch, n_x, d_model)
+            The encoder output.
+        memory_mask : array_like of bool, optional, broadcastable to (..., n_y, n_x)
+            Hides padded source positions.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_y, vocab_size) or (batch, n_y, vocab_size)
+            Row ``t`` scores the token that follows ``tgt_ids[..., t]``.
+        """
+        y = self.embed(tgt_ids)  # (..., n_y) -> (..., n_y, d_model)
+        self_mask = causal_mask(y.shape[-2])  # (n_y, n_y): position t sees 0..t only
+        for layer in self.decoder_layers:
+            y = layer(y, memory, self_mask, memory_mask)  # (..., n_y, d_model)
+        return y @ self.w_out + self.b_out  # (..., n_y, d_model) -> (..., n_y, vocab_size)
+    # --8<-- [end:decode]
+
+    # --8<-- [start:generate]
+    def generate(self, src_ids: ArrayLike, max_new_tokens: int) -> Iterator[DecodeStep]:
+        """Greedy decoding, one [DecodeStep][transformer_primer.model.DecodeStep] at a time.
+
+        Stops after producing ``eos_id`` or after ``max_new_tokens`` steps, whichever
+        comes first, so it always ends.
+
+        Parameters
+        ----------
+        src_ids : array_like of int, shape (n_x,)
+            One source sequence (no batch axis).
+        max_new_tokens : int
+            The most tokens to generate (the end token included).
+
+        Yields
+        ------
+        DecodeStep
+        """
+        src_ids = self._check_ids("src_ids", src_ids)
+        if src_ids.ndim != 1:
+            raise ValueError(f"src_ids must have shape (n_x,) for decoding, got shape {src_ids.shape}")
+        max_new_tokens = check_positive_int("max_new_tokens", max_new_tokens)
+        limit = min(max_new_tokens, self.config.max_len - 1)  # the decoder input holds bos + tokens
+        memory = self.encode(src_ids)  # (n_x, d_model), computed once
+        ys = [self.config.bos_id]
+        for _ in range(limit):
+            logits = self.decode(np.array(ys), memory)[-1]  # (n_y, vocab_size) -> last row (vocab_size,)
+            probs = softmax(logits)  # (vocab_size,)
+            chosen = int(np.argmax(probs))
+            yield DecodeStep(list(ys), probs, chosen)
+            if chosen == self.config.eos_id:
+                return
+            ys.append(chosen)
+    # --8<-- [end:generate]
+
+    def greedy_decode(self, src_ids: ArrayLike, max_new_tokens: int) -> list[int]:
+        """The generated token ids, without the start and end tokens.
+
+        Parameters
+        ----------
+        src_ids : array_like of int, shape (n_x,)
+        max_new_tokens : int
+
+        Returns
+        -------
+        list of int
+        """
+        steps = list(self.generate(src_ids, max_new_tokens))
+        return [s.chosen for s in steps if s.chosen != self.config.eos_id]

@@ -1,0 +1,87 @@
+"""Trace: print named steps, shapes and arrays with fixed decimals.
+
+The lessons print through these helpers so that a learner's terminal shows the same
+digits as the page on any CPU: values are rounded to a fixed number of decimals (and
+``-0.000`` is printed as ``0.000``), so last-bit differences between BLAS builds vanish.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = ["fmt", "show", "step"]
+
+
+def fmt(x: ArrayLike, decimals: int = 3) -> str:
+    """Format a number or an array with exactly ``decimals`` decimals.
+
+    Parameters
+    ----------
+    x : array_like
+        A scalar or an array of any shape.
+    decimals : int
+        Digits after the decimal point.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> print(fmt(np.array([[1.0, -0.00001], [2.5, 1 / 3]])))
+    [[1.000 0.000]
+     [2.500 0.333]]
+    >>> fmt(2 / 3, decimals=2)
+    '0.67'
+    """
+    arr = np.asarray(x, dtype=np.float64)
+    arr = np.round(arr, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+    if arr.ndim == 0:
+        return f"{float(arr):.{decimals}f}"
+    return np.array2string(
+        arr,
+        precision=decimals,
+        floatmode="fixed",
+        suppress_small=True,
+        separator=" ",
+        max_line_width=100,
+        threshold=10_000,
+    )
+
+
+def show(name: str, x: ArrayLike, decimals: int = 3) -> None:
+    """Print ``name``, the shape of ``x``, and ``x`` with fixed decimals.
+
+    Parameters
+    ----------
+    name : str
+        What the array is, e.g. ``"Q = X W_q"``.
+    x : array_like
+        The array to print.
+    decimals : int
+        Digits after the decimal point.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> show("weights", np.array([[0.25, 0.75]]))
+    weights  shape (1, 2)
+    [[0.250 0.750]]
+    """
+    arr = np.asarray(x)
+    print(f"{name}  shape {arr.shape}")
+    print(fmt(arr, decimals))
+
+
+def step(title: str) -> None:
+    """Print a step heading.
+
+    Examples
+    --------
+    >>> step("1. scores")
+    <BLANKLINE>
+    == 1. scores ==
+    """
+    print(f"\n== {title} ==")
