@@ -7,12 +7,23 @@ error from deep inside a matrix product.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["check_bool_mask", "check_float_array", "check_positive_int", "describe"]
+__all__ = [
+    "check_axis",
+    "check_bool",
+    "check_bool_mask",
+    "check_float_array",
+    "check_float_dtype",
+    "check_max_abs",
+    "check_positive_float",
+    "check_positive_int",
+    "describe",
+]
 
 
 def describe(x: object) -> str:
@@ -29,6 +40,56 @@ def check_positive_int(name: str, value: object, *, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
     return int(value)
+
+
+def check_positive_float(name: str, value: object) -> float:
+    """Return ``value`` as a float if it is a finite real number > 0, else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a positive number, got {describe(value)}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return float(value)
+
+
+def check_bool(name: str, value: object) -> bool:
+    """Return ``value`` if it is a bool; refuse truthy stand-ins such as ``"no"`` or ``1``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {describe(value)}")
+    return bool(value)
+
+
+def check_axis(name: str, axis: object, ndim: int, shape: tuple[int, ...]) -> int:
+    """Return ``axis`` if it is an integer axis of an array with ``ndim`` dimensions."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {describe(axis)}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name} must be in [{-ndim}, {ndim - 1}] for an array of shape {shape}, got {axis}")
+    return int(axis)
+
+
+def check_float_dtype(name: str, dtype: object) -> np.dtype:
+    """Return ``dtype`` as a numpy dtype if it is a floating-point type (float16/32/64)."""
+    try:
+        resolved = np.dtype(dtype)  # type: ignore[call-overload]
+    except TypeError:
+        raise TypeError(f"{name} must be a floating-point dtype such as np.float32, got {dtype!r}") from None
+    if resolved.kind != "f":
+        raise TypeError(f"{name} must be a floating-point dtype such as np.float32, got {resolved}")
+    return resolved
+
+
+def check_max_abs(name: str, x: NDArray[np.floating], limit: float, reason: str) -> None:
+    """Raise if some ``|x|`` exceeds ``limit``: ``reason`` says what would overflow.
+
+    Checking the inputs' size before computing turns a silent ``inf``/``NaN`` (and a
+    ``RuntimeWarning`` from deep inside numpy) into a clear error at the boundary.
+    """
+    largest = max(float(x.max()), -float(x.min())) if x.size else 0.0
+    if largest > limit:
+        raise ValueError(
+            f"{name} is too large: it holds values up to {largest:.3g} in magnitude, but {reason} "
+            f"overflows {x.dtype} beyond {limit:.3g}; scale {name} down"
+        )
 
 
 def check_float_array(
@@ -115,7 +176,10 @@ def check_bool_mask(name: str, mask: ArrayLike, shape: tuple[int, ...], layout: 
     ``True`` means "may attend". Integer 0/1 masks are refused: which of 0 and 1 means
     "blocked" differs between libraries, so the caller must say it with booleans.
     """
-    arr = np.asarray(mask)
+    try:
+        arr = np.asarray(mask)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(f"{name} must be a rectangular boolean array {layout}: {err}") from None
     if arr.dtype != np.bool_:
         raise TypeError(
             f"{name} must be a boolean array (True = may attend), got dtype {arr.dtype}; "

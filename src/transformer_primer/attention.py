@@ -15,7 +15,14 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._checks import check_bool_mask, check_float_array, check_positive_int, describe
+from ._checks import (
+    check_bool_mask,
+    check_float_array,
+    check_float_dtype,
+    check_max_abs,
+    check_positive_int,
+    describe,
+)
 from .numerics import softmax
 
 __all__ = ["MultiHeadAttention", "merge_heads", "scaled_dot_product_attention", "split_heads"]
@@ -46,6 +53,16 @@ def _check_qkv(q: ArrayLike, k: ArrayLike, v: ArrayLike) -> tuple[Array, Array, 
             f"the leading (batch/head) axes of q {q.shape[:-2]}, k {k.shape[:-2]} and "
             f"v {v.shape[:-2]} do not broadcast together"
         ) from None
+    # |q . k| <= d_k * max|q| * max|k|: refuse sizes whose scores could overflow to inf (then NaN).
+    limit = float(np.finfo(q.dtype).max)
+    q_max, k_max = (max(float(a.max()), -float(a.min())) for a in (q, k))
+    if q.shape[-1] * q_max * k_max > limit:
+        raise ValueError(
+            f"q and k are too large for {q.dtype}: max |q| = {q_max:.3g} and max |k| = {k_max:.3g} "
+            f"with d_k = {q.shape[-1]}, so the scores q @ k^T could overflow beyond {limit:.3g}; "
+            "scale q and k down"
+        )
+    check_max_abs("v", v, limit / 2, "the weighted average weights @ v")
     return q, k, v
 
 
@@ -79,7 +96,8 @@ def scaled_dot_product_attention(
     TypeError
         If an input is not a float array, the dtypes differ, or the mask is not boolean.
     ValueError
-        If the shapes do not fit together, or an input holds NaN or infinity.
+        If the shapes do not fit together, an input is empty or holds NaN or infinity,
+        or ``q`` and ``k`` are so large that the scores would overflow.
 
     Examples
     --------
@@ -119,6 +137,13 @@ def split_heads(x: Array, n_heads: int) -> Array:
     -------
     numpy.ndarray, shape (..., n_heads, n, d_k)
 
+    Raises
+    ------
+    TypeError
+        If ``n_heads`` is not an integer.
+    ValueError
+        If ``x`` has fewer than 2 dimensions or ``n_heads`` does not divide ``d_model``.
+
     Examples
     --------
     >>> import numpy as np
@@ -130,6 +155,12 @@ def split_heads(x: Array, n_heads: int) -> Array:
            [[2., 3.],
             [6., 7.]]])
     """
+    x = np.asarray(x)  # any dtype: splitting only moves entries
+    if x.ndim < 2:
+        raise ValueError(f"x must have shape (..., n, d_model) with at least 2 dimensions, got shape {x.shape}")
+    n_heads = check_positive_int("n_heads", n_heads)
+    if x.shape[-1] % n_heads:
+        raise ValueError(f"n_heads must divide d_model, got n_heads={n_heads} for x of shape {x.shape}")
     *lead, n, d_model = x.shape
     d_k = d_model // n_heads
     x = x.reshape(*lead, n, n_heads, d_k)  # (..., n, d_model) -> (..., n, n_heads, d_k)
@@ -147,6 +178,11 @@ def merge_heads(x: Array) -> Array:
     -------
     numpy.ndarray, shape (..., n, n_heads * d_k)
 
+    Raises
+    ------
+    ValueError
+        If ``x`` has fewer than 3 dimensions.
+
     Examples
     --------
     >>> import numpy as np
@@ -154,6 +190,9 @@ def merge_heads(x: Array) -> Array:
     >>> bool((merge_heads(split_heads(x, 2)) == x).all())
     True
     """
+    x = np.asarray(x)
+    if x.ndim < 3:
+        raise ValueError(f"x must have shape (..., n_heads, n, d_k) with at least 3 dimensions, got shape {x.shape}")
     *lead, n_heads, n, d_k = x.shape
     x = np.swapaxes(x, -3, -2)  # (..., n_heads, n, d_k) -> (..., n, n_heads, d_k)
     return x.reshape(*lead, n, n_heads * d_k)  # (..., n, n_heads, d_k) -> (..., n, d_model)
@@ -176,6 +215,17 @@ class MultiHeadAttention:
         Source of the random initial weights (uniform in +-1/sqrt(d_model)).
     dtype : numpy dtype
         ``float64`` (default) or ``float32``.
+
+    Raises
+    ------
+    TypeError
+        If a size is not an integer, ``rng`` is not a Generator, ``dtype`` is not a float
+        type, or (when called) an input is not a float array of the weights' dtype or the
+        mask is not boolean.
+    ValueError
+        If a size is not positive, ``n_heads`` does not divide ``d_model``, or (when
+        called) the shapes do not fit ``(n, d_model)`` / ``(batch, n, d_model)``, an
+        input is empty or not finite, or the mask does not broadcast to (..., n_q, n_k).
 
     Attributes
     ----------
@@ -209,6 +259,7 @@ class MultiHeadAttention:
             )
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator, got {describe(rng)}")
+        dtype = check_float_dtype("dtype", dtype)
         self.d_model = d_model
         self.n_heads = n_heads
         self.d_k = d_model // n_heads

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._checks import check_float_array
+from ._checks import check_axis, check_float_array
 
 __all__ = ["softmax"]
 
@@ -34,7 +34,8 @@ def softmax(x: ArrayLike, axis: int = -1) -> NDArray[np.floating]:
     Raises
     ------
     TypeError
-        If ``x`` is not a floating-point array (integers are refused: convert them).
+        If ``x`` is not a floating-point array (integers are refused: convert them), or
+        ``axis`` is not an integer.
     ValueError
         If ``x`` is empty or holds NaN or ``+inf``, or ``axis`` is out of range.
 
@@ -55,11 +56,11 @@ def softmax(x: ArrayLike, axis: int = -1) -> NDArray[np.floating]:
     array([0., 0.])
     """
     x = check_float_array("x", x, allow_neg_inf=True, layout="(..., n)")
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"axis must be in [{-x.ndim}, {x.ndim - 1}] for x of shape {x.shape}, got {axis}")
+    axis = check_axis("axis", axis, x.ndim, x.shape)
     row_max = np.max(x, axis=axis, keepdims=True)  # (..., 1)
     row_max = np.where(np.isneginf(row_max), 0.0, row_max).astype(x.dtype)  # masked row: no shift
-    e = np.exp(x - row_max)  # (..., n), every exponent <= 0
+    with np.errstate(over="ignore"):  # a gap wider than the float range gives -inf: weight 0
+        e = np.exp(x - row_max)  # (..., n), every exponent <= 0
     total = np.sum(e, axis=axis, keepdims=True)  # (..., 1)
     return np.divide(e, total, out=np.zeros_like(e), where=total > 0)  # (..., n)
 # --8<-- [end:softmax]
