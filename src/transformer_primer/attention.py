@@ -291,6 +291,8 @@ class MultiHeadAttention:
         key: ArrayLike,
         value: ArrayLike,
         mask: ArrayLike | None = None,
+        *,
+        cache: dict | None = None,
     ) -> tuple[Array, Array]:
         """Attend from ``query`` positions to ``key``/``value`` positions.
 
@@ -302,6 +304,10 @@ class MultiHeadAttention:
             the decoder states as ``query`` and the encoder output as ``key`` and ``value``.
         mask : array_like of bool, optional, broadcastable to (n_q, n_k) or (batch, n_q, n_k)
             ``True`` = may attend; the same mask applies to every head.
+        cache : dict, optional
+            When given, the forward pass stores in it what
+            [mha_backward][transformer_primer.grad.mha_backward] needs (the inputs, the
+            per-head ``q``, ``k``, ``v``, the weights and the merged heads).
 
         Returns
         -------
@@ -325,6 +331,9 @@ class MultiHeadAttention:
             mask = check_bool_mask("mask", mask, scores_shape, "(..., n_q, n_k)")
             mask = np.expand_dims(mask, -3)  # (..., n_q, n_k) -> (..., 1, n_q, n_k): same for every head
         heads, weights = scaled_dot_product_attention(q, k, v, mask)  # (..., n_heads, n_q, d_k)
-        output = merge_heads(heads) @ self.w_o + self.b_o  # (..., n_heads, n_q, d_k) -> (..., n_q, d_model)
+        merged = merge_heads(heads)  # (..., n_heads, n_q, d_k) -> (..., n_q, d_model)
+        if cache is not None:  # kept for the backward pass (training)
+            cache.update(query=query, key=key, value=value, q=q, k=k, v=v, weights=weights, merged=merged)
+        output = merged @ self.w_o + self.b_o  # (..., n_q, d_model) -> (..., n_q, d_model)
         return output, weights
     # --8<-- [end:mha_call]

@@ -36,6 +36,11 @@ def _check_width(name: str, x: ArrayLike, d_model: int, dtype: np.dtype) -> Arra
     return x
 
 
+def _child(cache: dict | None, name: str) -> dict | None:
+    """The sub-cache of one sublayer (created on first use), or None when not caching."""
+    return None if cache is None else cache.setdefault(name, {})
+
+
 class Embedding:
     """Token embedding, scaled by sqrt(d_model) as in the paper (section 3.4).
 
@@ -70,13 +75,15 @@ class Embedding:
         """The learnable arrays by name."""
         return {"weight": self.weight}
 
-    def __call__(self, ids: ArrayLike) -> Array:
+    def __call__(self, ids: ArrayLike, *, cache: dict | None = None) -> Array:
         """Look up ids.
 
         Parameters
         ----------
         ids : array_like of int, shape (...,)
             Token ids in ``0 .. vocab_size - 1``.
+        cache : dict, optional
+            When given, the ids are stored in it for the backward pass.
 
         Returns
         -------
@@ -91,6 +98,8 @@ class Embedding:
                 f"ids must be in 0..{self.vocab_size - 1} (vocab_size = {self.vocab_size}), "
                 f"got values from {ids.min()} to {ids.max()}"
             )
+        if cache is not None:
+            cache["ids"] = ids
         return self.weight[ids] * math.sqrt(self.d_model)  # (...,) -> (..., d_model)
 
 
@@ -129,14 +138,21 @@ class LayerNorm:
         """The learnable arrays by name."""
         return {"gamma": self.gamma, "beta": self.beta}
 
-    def __call__(self, x: ArrayLike) -> Array:
-        """Normalise ``x`` of shape (..., d_model); returns the same shape."""
+    def __call__(self, x: ArrayLike, *, cache: dict | None = None) -> Array:
+        """Normalise ``x`` of shape (..., d_model); returns the same shape.
+
+        With a ``cache`` dict, keeps ``x_hat`` and ``inv_std`` for the backward pass.
+        """
         x = check_float_array("x", x, layout="(..., d_model)")
         if x.shape[-1] != self.d_model:
             raise ValueError(f"x must have last axis d_model = {self.d_model}, got shape {x.shape}")
         mean = x.mean(axis=-1, keepdims=True)  # (..., 1)
         var = x.var(axis=-1, keepdims=True)  # (..., 1)
-        return (x - mean) / np.sqrt(var + self.eps) * self.gamma + self.beta  # (..., d_model)
+        inv_std = 1.0 / np.sqrt(var + self.eps)  # (..., 1)
+        x_hat = (x - mean) * inv_std  # (..., d_model): mean 0, variance ~1 on each row
+        if cache is not None:
+            cache.update(x_hat=x_hat, inv_std=inv_std)
+        return x_hat * self.gamma + self.beta  # (..., d_model)
 # --8<-- [end:layer_norm]
 
 
@@ -183,12 +199,17 @@ class FeedForward:
         """The learnable arrays by name."""
         return {"w_1": self.w_1, "b_1": self.b_1, "w_2": self.w_2, "b_2": self.b_2}
 
-    def __call__(self, x: ArrayLike) -> Array:
-        """Apply to ``x`` of shape (..., d_model); returns the same shape."""
+    def __call__(self, x: ArrayLike, *, cache: dict | None = None) -> Array:
+        """Apply to ``x`` of shape (..., d_model); returns the same shape.
+
+        With a ``cache`` dict, keeps ``x`` and the hidden activations for the backward pass.
+        """
         x = check_float_array("x", x, layout="(..., d_model)")
         if x.shape[-1] != self.d_model:
             raise ValueError(f"x must have last axis d_model = {self.d_model}, got shape {x.shape}")
         hidden = np.maximum(0.0, x @ self.w_1 + self.b_1)  # (..., d_model) -> (..., d_ff)
+        if cache is not None:
+            cache.update(x=x, hidden=hidden)
         return hidden @ self.w_2 + self.b_2  # (..., d_ff) -> (..., d_model)
 # --8<-- [end:feed_forward]
 
@@ -232,21 +253,23 @@ class EncoderLayer:
         return {f"{p}.{n}": a for p, layer in parts.items() for n, a in layer.parameters().items()}
 
     # --8<-- [start:encoder_layer]
-    def __call__(self, x: ArrayLike, mask: ArrayLike | None = None) -> Array:
+    def __call__(self, x: ArrayLike, mask: ArrayLike | None = None, *, cache: dict | None = None) -> Array:
         """Encode ``x`` of shape (n, d_model) or (batch, n, d_model); same shape out.
 
-        ``mask`` (bool, broadcastable to (..., n, n)) hides padded keys.
+        ``mask`` (bool, broadcastable to (..., n, n)) hides padded keys. With a ``cache``
+        dict, each sublayer keeps what its backward pass needs under its own name.
         """
         x = _check_width("x", x, self.d_model, self.self_attn.w_q.dtype)
+        c = {name: _child(cache, name) for name in ("self_attn", "norm_1", "feed_forward", "norm_2")}
         if self.norm_first:  # pre-norm: x + Sublayer(LayerNorm(x))
-            h = self.norm_1(x)
-            attended, self.last_attention = self.self_attn(h, h, h, mask)
+            h = self.norm_1(x, cache=c["norm_1"])
+            attended, self.last_attention = self.self_attn(h, h, h, mask, cache=c["self_attn"])
             x = x + attended
-            return x + self.feed_forward(self.norm_2(x))
+            return x + self.feed_forward(self.norm_2(x, cache=c["norm_2"]), cache=c["feed_forward"])
         # post-norm, as in the paper: LayerNorm(x + Sublayer(x))
-        attended, self.last_attention = self.self_attn(x, x, x, mask)
-        x = self.norm_1(x + attended)
-        return self.norm_2(x + self.feed_forward(x))
+        attended, self.last_attention = self.self_attn(x, x, x, mask, cache=c["self_attn"])
+        x = self.norm_1(x + attended, cache=c["norm_1"])
+        return self.norm_2(x + self.feed_forward(x, cache=c["feed_forward"]), cache=c["norm_2"])
     # --8<-- [end:encoder_layer]
 
 
@@ -300,6 +323,8 @@ class DecoderLayer:
         memory: ArrayLike,
         self_mask: ArrayLike | None = None,
         memory_mask: ArrayLike | None = None,
+        *,
+        cache: dict | None = None,
     ) -> Array:
         """Decode ``y`` (n_y, d_model) attending to the encoder output ``memory`` (n_x, d_model).
 
@@ -313,6 +338,8 @@ class DecoderLayer:
             Usually [causal_mask][transformer_primer.masks.causal_mask]``(n_y)``.
         memory_mask : array_like of bool, optional, broadcastable to (..., n_y, n_x)
             Hides padded encoder positions.
+        cache : dict, optional
+            When given, each sublayer keeps what its backward pass needs under its own name.
 
         Returns
         -------
@@ -320,17 +347,26 @@ class DecoderLayer:
         """
         y = _check_width("y", y, self.d_model, self.self_attn.w_q.dtype)
         memory = _check_width("memory", memory, self.d_model, self.self_attn.w_q.dtype)
+        names = ("self_attn", "cross_attn", "feed_forward", "norm_1", "norm_2", "norm_3")
+        c = {name: _child(cache, name) for name in names}
         if self.norm_first:  # pre-norm
-            h = self.norm_1(y)
-            attended, self.last_self_attention = self.self_attn(h, h, h, self_mask)
+            h = self.norm_1(y, cache=c["norm_1"])
+            attended, self.last_self_attention = self.self_attn(h, h, h, self_mask, cache=c["self_attn"])
             y = y + attended
-            attended, self.last_cross_attention = self.cross_attn(self.norm_2(y), memory, memory, memory_mask)
+            h = self.norm_2(y, cache=c["norm_2"])
+            attended, self.last_cross_attention = self.cross_attn(
+                h, memory, memory, memory_mask, cache=c["cross_attn"]
+            )
             y = y + attended
-            return y + self.feed_forward(self.norm_3(y))
+            return y + self.feed_forward(self.norm_3(y, cache=c["norm_3"]), cache=c["feed_forward"])
         # post-norm, as in the paper
-        attended, self.last_self_attention = self.self_attn(y, y, y, self_mask)  # looks back only
-        y = self.norm_1(y + attended)
-        attended, self.last_cross_attention = self.cross_attn(y, memory, memory, memory_mask)  # looks at the input
-        y = self.norm_2(y + attended)
-        return self.norm_3(y + self.feed_forward(y))
+        attended, self.last_self_attention = self.self_attn(
+            y, y, y, self_mask, cache=c["self_attn"]
+        )  # looks back only
+        y = self.norm_1(y + attended, cache=c["norm_1"])
+        attended, self.last_cross_attention = self.cross_attn(
+            y, memory, memory, memory_mask, cache=c["cross_attn"]
+        )  # looks at the input
+        y = self.norm_2(y + attended, cache=c["norm_2"])
+        return self.norm_3(y + self.feed_forward(y, cache=c["feed_forward"]), cache=c["norm_3"])
     # --8<-- [end:decoder_layer]

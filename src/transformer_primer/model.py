@@ -142,17 +142,46 @@ class Transformer:
             )
         return arr
 
-    def embed(self, ids: ArrayLike) -> Array:
+    def embed(self, ids: ArrayLike, *, cache: dict | None = None) -> Array:
         """Token embeddings (scaled by sqrt(d_model)) plus positional encodings.
 
-        ``ids`` (..., n) -> (..., n, d_model).
+        ``ids`` (..., n) -> (..., n, d_model). With a ``cache`` dict, the embedding keeps
+        the ids for the backward pass (the positional table is fixed: nothing to learn).
         """
         ids = self._check_ids("ids", ids)
         n = ids.shape[-1]
-        return self.embedding(ids) + self.positions[:n]  # (..., n, d_model)
+        return self.embedding(ids, cache=cache) + self.positions[:n]  # (..., n, d_model)
+
+    def source_mask(self, src_ids: ArrayLike) -> NDArray[np.bool_]:
+        """Which source positions are real tokens rather than padding, as a key mask.
+
+        Parameters
+        ----------
+        src_ids : array_like of int, shape (n_x,) or (batch, n_x)
+            Source ids, padded with ``pad_id`` at the end.
+
+        Returns
+        -------
+        numpy.ndarray of bool, shape (1, n_x) or (batch, 1, n_x)
+            ``True`` where the key is a real token; broadcasts against scores of shape
+            (..., n_q, n_x) for the encoder's self-attention and the cross-attention.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> model = Transformer(TransformerConfig(vocab_size=6, d_model=4, n_heads=2), np.random.default_rng(0))
+        >>> model.source_mask(np.array([[3, 4, 0], [5, 0, 0]])).astype(int)  # pad_id = 0
+        array([[[1, 1, 0]],
+        <BLANKLINE>
+               [[1, 0, 0]]])
+        """
+        src_ids = self._check_ids("src_ids", src_ids)
+        return (src_ids != self.config.pad_id)[..., None, :]  # (..., n_x) -> (..., 1, n_x)
 
     # --8<-- [start:encode]
-    def encode(self, src_ids: ArrayLike, src_mask: ArrayLike | None = None) -> Array:
+    def encode(
+        self, src_ids: ArrayLike, src_mask: ArrayLike | None = None, *, cache: dict | None = None
+    ) -> Array:
         """Run the encoder stack.
 
         Parameters
@@ -160,21 +189,30 @@ class Transformer:
         src_ids : array_like of int, shape (n_x,) or (batch, n_x)
         src_mask : array_like of bool, optional, broadcastable to (..., n_x, n_x)
             Hides padded source positions (keys).
+        cache : dict, optional
+            When given, keeps what the backward pass needs: ``cache["embed"]`` and one dict
+            per layer in ``cache["layers"]``.
 
         Returns
         -------
         numpy.ndarray, shape (n_x, d_model) or (batch, n_x, d_model)
             The encoder output ("memory"), one vector per source token.
         """
-        x = self.embed(src_ids)  # (..., n_x) -> (..., n_x, d_model)
-        for layer in self.encoder_layers:
-            x = layer(x, src_mask)  # (..., n_x, d_model)
+        caches = _layer_caches(cache, len(self.encoder_layers))
+        x = self.embed(src_ids, cache=caches["embed"])  # (..., n_x) -> (..., n_x, d_model)
+        for layer, layer_cache in zip(self.encoder_layers, caches["layers"], strict=True):
+            x = layer(x, src_mask, cache=layer_cache)  # (..., n_x, d_model)
         return x
     # --8<-- [end:encode]
 
     # --8<-- [start:decode]
     def decode(
-        self, tgt_ids: ArrayLike, memory: ArrayLike, memory_mask: ArrayLike | None = None
+        self,
+        tgt_ids: ArrayLike,
+        memory: ArrayLike,
+        memory_mask: ArrayLike | None = None,
+        *,
+        cache: dict | None = None,
     ) -> Array:
         """Run the decoder stack and the output projection: next-token logits.
 
@@ -186,16 +224,22 @@ class Transformer:
             The encoder output.
         memory_mask : array_like of bool, optional, broadcastable to (..., n_y, n_x)
             Hides padded source positions.
+        cache : dict, optional
+            When given, keeps what the backward pass needs: ``cache["embed"]``, one dict per
+            layer in ``cache["layers"]`` and the last decoder states in ``cache["y"]``.
 
         Returns
         -------
         numpy.ndarray, shape (n_y, vocab_size) or (batch, n_y, vocab_size)
             Row ``t`` scores the token that follows ``tgt_ids[..., t]``.
         """
-        y = self.embed(tgt_ids)  # (..., n_y) -> (..., n_y, d_model)
+        caches = _layer_caches(cache, len(self.decoder_layers))
+        y = self.embed(tgt_ids, cache=caches["embed"])  # (..., n_y) -> (..., n_y, d_model)
         self_mask = causal_mask(y.shape[-2])  # (n_y, n_y): position t sees 0..t only
-        for layer in self.decoder_layers:
-            y = layer(y, memory, self_mask, memory_mask)  # (..., n_y, d_model)
+        for layer, layer_cache in zip(self.decoder_layers, caches["layers"], strict=True):
+            y = layer(y, memory, self_mask, memory_mask, cache=layer_cache)  # (..., n_y, d_model)
+        if cache is not None:
+            cache["y"] = y
         return y @ self.w_out + self.b_out  # (..., n_y, d_model) -> (..., n_y, vocab_size)
     # --8<-- [end:decode]
 
@@ -248,3 +292,62 @@ class Transformer:
         """
         steps = list(self.generate(src_ids, max_new_tokens))
         return [s.chosen for s in steps if s.chosen != self.config.eos_id]
+
+    # --8<-- [start:greedy_decode_batch]
+    def greedy_decode_batch(self, src_ids: ArrayLike, max_new_tokens: int) -> list[list[int]]:
+        """Greedy decoding of a whole batch at once; the same tokens as one by one.
+
+        Every sequence advances one token per step; a sequence that has produced
+        ``eos_id`` is fed padding until all are done or ``max_new_tokens`` steps have run.
+
+        Parameters
+        ----------
+        src_ids : array_like of int, shape (batch, n_x)
+            Source sequences padded at the end with ``pad_id``.
+        max_new_tokens : int
+            The most tokens to generate per sequence (the end token included).
+
+        Returns
+        -------
+        list of list of int
+            For each sequence, the generated ids without the start and end tokens.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> config = TransformerConfig(vocab_size=6, d_model=8, n_heads=2, d_ff=16)
+        >>> model = Transformer(config, np.random.default_rng(0))
+        >>> src = np.array([[3, 4, 5], [5, 3, 0]])
+        >>> batch = model.greedy_decode_batch(src, max_new_tokens=4)
+        >>> batch == [model.greedy_decode(src[0], 4), model.greedy_decode(src[1][:2], 4)]
+        True
+        """
+        src_ids = self._check_ids("src_ids", src_ids)
+        if src_ids.ndim != 2:
+            raise ValueError(f"src_ids must have shape (batch, n_x), got shape {src_ids.shape}")
+        max_new_tokens = check_positive_int("max_new_tokens", max_new_tokens)
+        c = self.config
+        limit = min(max_new_tokens, c.max_len - 1)
+        src_mask = self.source_mask(src_ids)  # (batch, 1, n_x)
+        memory = self.encode(src_ids, src_mask)  # (batch, n_x, d_model), computed once
+        ys = np.full((len(src_ids), 1), c.bos_id)  # (batch, 1)
+        done = np.zeros(len(src_ids), dtype=bool)  # (batch,)
+        for _ in range(limit):
+            logits = self.decode(ys, memory, src_mask)[:, -1]  # (batch, n_y, vocab_size) -> (batch, vocab_size)
+            chosen = np.where(done, c.pad_id, np.argmax(logits, axis=-1))  # (batch,)
+            ys = np.concatenate([ys, chosen[:, None]], axis=1)  # (batch, n_y) -> (batch, n_y + 1)
+            done |= chosen == c.eos_id
+            if done.all():
+                break
+        out = [[int(t) for t in row[1:]] for row in ys]  # drop the start token
+        return [row[: row.index(c.eos_id)] if c.eos_id in row else row for row in out]  # cut at the end token
+    # --8<-- [end:greedy_decode_batch]
+
+
+def _layer_caches(cache: dict | None, n_layers: int) -> dict:
+    """Sub-caches for the embedding and each layer (all None when not caching)."""
+    if cache is None:
+        return {"embed": None, "layers": [None] * n_layers}
+    cache["embed"] = {}
+    cache["layers"] = [{} for _ in range(n_layers)]
+    return cache

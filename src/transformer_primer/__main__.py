@@ -1,0 +1,136 @@
+"""Command line: train, translate and evaluate the character-level models.
+
+Usage::
+
+    python -m transformer_primer train reverse                 # writes ./reverse.npz
+    python -m transformer_primer train reverse --out src/transformer_primer/weights/reverse.npz
+    python -m transformer_primer translate reverse "hello world"   # prints: dlrow olleh
+    python -m transformer_primer evaluate reverse --weights reverse.npz
+
+The arrays of these models are tiny, so each numpy call is short and BLAS threads cost more
+than they give: ``main`` sets ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and
+``MKL_NUM_THREADS`` to 1 (unless they are already set) before anything imports numpy; this
+module and ``transformer_primer/__init__.py`` import numpy only inside the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+__all__ = ["main"]
+
+MAX_TRAIN_SECONDS = 120  # the budget for one training run on one core (issue 4)
+
+
+def _train(args: argparse.Namespace, argv: list[str]) -> int:
+    from .train import TrainConfig, train
+
+    given = {f.name: getattr(args, f.name, None) for f in fields(TrainConfig)}  # the options on the command line
+    config = TrainConfig(**{name: value for name, value in given.items() if value is not None})
+    out = Path(args.out if args.out else f"{args.task}.npz")
+    model = train(config, progress=None if args.quiet else sys.stderr)
+    model.metadata["command"] = shlex.join(["python", "-m", "transformer_primer", *argv])
+    model.save(out)
+    last = float(model.history["valid_exact"][-1])
+    print(
+        f"{args.task}: {model.n_parameters} parameters, {config.steps} steps in "
+        f"{model.metadata['train_seconds']:.1f} s, validation exact match {last:.3f}; wrote {out}"
+    )
+    return 0
+
+
+def _load(args: argparse.Namespace):  # -> Seq2Seq
+    from .seq2seq import load, pretrained
+
+    return load(args.weights) if args.weights else pretrained(args.task)
+
+
+def _translate(args: argparse.Namespace) -> int:
+    print(_load(args).translate(args.text))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .tasks import QUALITY, held_out
+
+    model = _load(args)
+    if model.task != args.task:
+        raise ValueError(f"the weights were trained on {model.task!r}, not on {args.task!r}")
+    accuracy = model.exact_match(held_out(args.n))
+    seconds = model.metadata.get("train_seconds")
+    print(
+        f"{args.task}: exact match {accuracy:.3f} on {args.n} held-out strings "
+        f"(needed {QUALITY[args.task]:.2f}); trained in {seconds} s, {model.n_parameters} parameters"
+    )
+    if args.check:
+        if accuracy < QUALITY[args.task]:
+            print(f"FAIL: {args.task} exact match {accuracy:.3f} < {QUALITY[args.task]:.2f}", file=sys.stderr)
+            return 1
+        if seconds is None or seconds >= MAX_TRAIN_SECONDS:
+            print(f"FAIL: {args.task} trained in {seconds} s, budget {MAX_TRAIN_SECONDS} s", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    tasks = ["copy", "reverse", "sort"]  # transformer_primer.tasks.TASKS, without importing numpy yet
+    parser = argparse.ArgumentParser(prog="python -m transformer_primer", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a model from scratch and write its weights")
+    p.add_argument("task", choices=tasks)
+    p.add_argument("--out", help="where to write the .npz file (default: TASK.npz)")
+    p.add_argument("--seed", type=int, help="the one seed of the run (default 0)")
+    p.add_argument("--steps", type=int, help="Adam steps")
+    p.add_argument("--batch-size", dest="batch_size", type=int, help="strings per step")
+    p.add_argument("--lr", type=float, help="peak learning rate")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("translate", help="run a trained model on one text")
+    p.add_argument("task", choices=tasks)
+    p.add_argument("text", help="1 to 16 lowercase letters and spaces")
+    p.add_argument("--weights", help="an .npz file written by `train` (default: the shipped model)")
+
+    p = sub.add_parser("evaluate", help="exact match on the held-out test strings")
+    p.add_argument("task", choices=tasks)
+    p.add_argument("--weights", help="an .npz file written by `train` (default: the shipped model)")
+    p.add_argument("-n", type=int, default=1000, help="how many held-out strings (default 1000)")
+    p.add_argument("--check", action="store_true", help="exit 1 below the quality bar or over the time budget")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after the program name (``sys.argv[1:]`` by default).
+
+    Returns
+    -------
+    int
+        0 on success, 1 when ``evaluate --check`` fails, 2 on bad input.
+    """
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")  # read once, when numpy loads BLAS: so before any import of it
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            return _train(args, argv)
+        if args.command == "translate":
+            return _translate(args)
+        return _evaluate(args)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

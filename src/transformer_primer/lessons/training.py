@@ -1,0 +1,125 @@
+"""Lesson: training the encoder-decoder. Run with ``python -m transformer_primer.lessons.training``."""
+
+# --8<-- [start:batch]
+from transformer_primer.tasks import ALPHABET, make_batch
+from transformer_primer.vocab import Vocab
+
+vocab = Vocab(ALPHABET)
+src_ids, tgt_in, tgt_out = make_batch(vocab, "reverse", ["hello world", "abc"])
+for name, ids in (("source", src_ids), ("decoder input", tgt_in), ("decoder target", tgt_out)):
+    print(f"{name}  shape {ids.shape}")
+    for row in ids:
+        print("  " + " ".join(f"{vocab.tokens[i]:>5}" for i in row))
+# --8<-- [end:batch]
+
+# --8<-- [start:untrained_loss]
+import math
+
+import numpy as np
+
+from transformer_primer.grad import loss_and_grads
+from transformer_primer.model import Transformer
+from transformer_primer.tasks import ALPHABET, make_batch
+from transformer_primer.train import TrainConfig
+from transformer_primer.vocab import Vocab
+
+vocab = Vocab(ALPHABET)
+config = TrainConfig(task="reverse").model_config(len(vocab))
+model = Transformer(config, np.random.default_rng(0))  # untrained: random weights
+batch = make_batch(vocab, "reverse", ["hello world", "abc"])
+loss, grads, counts = loss_and_grads(model, *batch)
+print(f"real target tokens: {counts['tokens']} (padding not counted)")
+print(f"loss of the untrained model:  {loss:.2f}")
+print(f"log(vocab_size) = log({len(vocab)}):    {math.log(len(vocab)):.2f}  (a uniform guess)")
+print(f"gradients: {len(grads)} arrays, one per parameter, same shapes: "
+      f"{all(grads[n].shape == p.shape for n, p in model.parameters().items())}")
+# --8<-- [end:untrained_loss]
+
+# --8<-- [start:check]
+import numpy as np
+
+from transformer_primer.grad import loss_and_grads, model_loss, numerical_gradient, relative_error
+from transformer_primer.model import Transformer, TransformerConfig
+
+config = TransformerConfig(vocab_size=7, d_model=4, n_heads=2, d_ff=6, max_len=6)
+model = Transformer(config, np.random.default_rng(0))  # tiny, float64
+src = np.array([[3, 4, 5, 0], [6, 3, 4, 5]])  # the first source is padded
+tgt_in = np.array([[1, 5, 4, 3, 0], [1, 5, 4, 3, 6]])
+tgt_out = np.array([[5, 4, 3, 2, 0], [5, 4, 3, 6, 2]])
+
+loss, grads, _ = loss_and_grads(model, src, tgt_in, tgt_out)
+pieces = {
+    "embedding (+ positions)": ["embedding."],
+    "encoder self-attention": ["encoder.0.self_attn."],
+    "encoder feed-forward": ["encoder.0.feed_forward."],
+    "encoder layer norms": ["encoder.0.norm_"],
+    "decoder self-attention": ["decoder.0.self_attn."],
+    "cross-attention": ["decoder.0.cross_attn."],
+    "decoder feed-forward": ["decoder.0.feed_forward."],
+    "decoder layer norms": ["decoder.0.norm_"],
+    "output projection": ["w_out", "b_out"],
+}
+for piece, prefixes in pieces.items():
+    names = [n for n in model.parameters() if n.startswith(tuple(prefixes))]
+    worst, zero = 0.0, []
+    for name in names:
+        numeric = numerical_gradient(lambda: model_loss(model, src, tgt_in, tgt_out), model.parameters()[name])
+        if name.endswith("b_k"):  # exactly 0 in theory: softmax ignores a shift of a whole row
+            zero.append(bool(np.abs(grads[name]).max() < 1e-9 and np.abs(numeric).max() < 1e-9))
+            continue
+        worst = max(worst, relative_error(grads[name], numeric))
+    note = "  (b_k: both 0)" if zero and all(zero) else ""
+    print(f"{piece:<24} {len(names):>2} arrays  relative error < 1e-6: {worst < 1e-6}{note}")
+# --8<-- [end:check]
+
+# --8<-- [start:history]
+from transformer_primer import pretrained
+
+model = pretrained("reverse")
+meta, history = model.metadata, model.history
+c = meta["train_config"]
+print(f"command:    {meta['command']}")
+print(f"parameters: {model.n_parameters}  (d_model {c['d_model']}, {c['n_heads']} heads, "
+      f"d_ff {c['d_ff']}, {c['n_layers']} encoder + {c['n_layers']} decoder layer)")
+print(f"training:   {c['steps']} steps of {c['batch_size']} strings, peak lr {c['lr']}, seed {c['seed']}")
+print(f"time:       {meta['train_seconds']:.1f} s wall clock, one thread (measured by train())")
+print()
+print(" step    loss   token acc   valid exact")
+for step, exact in zip(history["valid_step"], history["valid_exact"], strict=True):
+    if step % 500 == 0:  # the recorded history, every 500 steps
+        i = list(history["step"]).index(step)
+        print(f"{step:>5}  {history['loss'][i]:.4f}   {history['token_accuracy'][i]:.3f}       {exact:.3f}")
+# --8<-- [end:history]
+
+# --8<-- [start:held_out]
+from transformer_primer import pretrained
+from transformer_primer.tasks import QUALITY, held_out
+
+test = held_out(1000)  # never drawn in training: a hash puts every string in one split
+print(f"{len(test)} held-out strings, lengths {min(map(len, test))} to {max(map(len, test))}")
+for task in ("reverse", "copy", "sort"):
+    model = pretrained(task)
+    outputs = model.translate_batch(test)
+    print(f"{task:<8} exact match {model.exact_match(test):.3f}  (needed {QUALITY[task]:.2f})"
+          f"   {test[0]!r} -> {outputs[0]!r}")
+# --8<-- [end:held_out]
+
+# --8<-- [start:cross_attention]
+import numpy as np
+
+from transformer_primer import pretrained
+
+model = pretrained("reverse")
+text = "hello world"
+output = model.translate(text)
+vocab, net = model.vocab, model.model
+src_ids = np.array(vocab.encode(text))
+tgt_in = np.array([vocab.bos_id, *vocab.encode(output)])  # what the decoder was fed
+net.decode(tgt_in, net.encode(src_ids))  # one pass; each layer keeps its last weights
+weights = net.decoder_layers[0].last_cross_attention.mean(axis=0)  # (n_heads, n_y, n_x) -> (n_y, n_x)
+rows = [*output, "<eos>"]  # row t predicts this token
+print(f"{text!r} -> {output!r}; cross-attention averaged over {net.config.n_heads} heads")
+for t, token in enumerate(rows):
+    j = int(np.argmax(weights[t]))
+    print(f"writing {token!r:<8} looks most at source position {j:>2} ({text[j]!r}), weight {weights[t, j]:.2f}")
+# --8<-- [end:cross_attention]
