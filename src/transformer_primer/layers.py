@@ -13,7 +13,15 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._checks import check_float_array, check_positive_int, describe
+from ._checks import (
+    check_bool,
+    check_float_array,
+    check_float_dtype,
+    check_max_abs,
+    check_positive_float,
+    check_positive_int,
+    describe,
+)
 from .attention import MultiHeadAttention
 
 __all__ = ["DecoderLayer", "Embedding", "EncoderLayer", "FeedForward", "LayerNorm"]
@@ -32,7 +40,19 @@ def _check_width(name: str, x: ArrayLike, d_model: int, dtype: np.dtype) -> Arra
     if x.shape[-1] != d_model:
         raise ValueError(f"{name} must have last axis d_model = {d_model}, got shape {x.shape}")
     if x.dtype != dtype:
-        raise TypeError(f"{name} has dtype {x.dtype} but the weights are {dtype}")
+        raise TypeError(f"{name} has dtype {x.dtype} but the weights are {dtype}; build the layer with dtype={x.dtype}")
+    return x
+
+
+def _check_features(name: str, x: ArrayLike, d_model: int, dtype: np.dtype, limit: float | None = None) -> Array:
+    """Check ``x`` of shape (..., d_model) against the layer's width, dtype and (optionally) size."""
+    x = check_float_array(name, x, layout="(..., d_model)")
+    if x.shape[-1] != d_model:
+        raise ValueError(f"{name} must have last axis d_model = {d_model}, got shape {x.shape}")
+    if x.dtype != dtype:
+        raise TypeError(f"{name} has dtype {x.dtype} but the weights are {dtype}; build the layer with dtype={x.dtype}")
+    if limit is not None:
+        check_max_abs(name, x, limit, "the variance of a row")
     return x
 
 
@@ -52,6 +72,14 @@ class Embedding:
         Width of each embedding vector.
     rng : numpy.random.Generator
         Source of the initial weights (normal, standard deviation 1/sqrt(d_model)).
+
+    Raises
+    ------
+    TypeError
+        If a size is not an integer, ``rng`` is not a Generator, or (when called) the ids
+        are not integers.
+    ValueError
+        If a size is not positive, or (when called) an id is outside ``0 .. vocab_size - 1``.
 
     Attributes
     ----------
@@ -114,7 +142,19 @@ class LayerNorm:
     d_model : int
         Size of the normalised (last) axis.
     eps : float
-        Added to the variance for stability.
+        Added to the variance for stability (> 0).
+    dtype : numpy dtype
+        ``float64`` (default) or ``float32``; the input must have the same dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``d_model`` is not an integer, ``eps`` not a number, ``dtype`` not a float
+        type, or (when called) ``x`` is not a float array of that dtype.
+    ValueError
+        If ``d_model`` or ``eps`` is not positive, or (when called) ``x`` is empty, holds
+        NaN or infinity, is too large for its variance to fit the dtype, or its last axis
+        is not ``d_model``.
 
     Attributes
     ----------
@@ -128,11 +168,11 @@ class LayerNorm:
     array([[-1.2247,  0.    ,  1.2247]])
     """
 
-    def __init__(self, d_model: int, eps: float = 1e-5) -> None:
+    def __init__(self, d_model: int, eps: float = 1e-5, dtype: type[np.floating] | np.dtype = np.float64) -> None:
         self.d_model = check_positive_int("d_model", d_model)
-        self.eps = eps
-        self.gamma = np.ones(d_model)
-        self.beta = np.zeros(d_model)
+        self.eps = check_positive_float("eps", eps)
+        self.gamma = np.ones(d_model, dtype=check_float_dtype("dtype", dtype))
+        self.beta = np.zeros(d_model, dtype=dtype)
 
     def parameters(self) -> dict[str, Array]:
         """The learnable arrays by name."""
@@ -143,9 +183,8 @@ class LayerNorm:
 
         With a ``cache`` dict, keeps ``x_hat`` and ``inv_std`` for the backward pass.
         """
-        x = check_float_array("x", x, layout="(..., d_model)")
-        if x.shape[-1] != self.d_model:
-            raise ValueError(f"x must have last axis d_model = {self.d_model}, got shape {x.shape}")
+        limit = math.sqrt(float(np.finfo(self.gamma.dtype).max) / (4 * self.d_model))  # var stays finite
+        x = _check_features("x", x, self.d_model, self.gamma.dtype, limit)
         mean = x.mean(axis=-1, keepdims=True)  # (..., 1)
         var = x.var(axis=-1, keepdims=True)  # (..., 1)
         inv_std = 1.0 / np.sqrt(var + self.eps)  # (..., 1)
@@ -170,6 +209,17 @@ class FeedForward:
         Hidden width (the paper uses 4 * d_model).
     rng : numpy.random.Generator
         Source of the initial weights.
+    dtype : numpy dtype
+        ``float64`` (default) or ``float32``; the input must have the same dtype.
+
+    Raises
+    ------
+    TypeError
+        If a size is not an integer, ``rng`` is not a Generator, ``dtype`` is not a float
+        type, or (when called) ``x`` is not a float array of that dtype.
+    ValueError
+        If a size is not positive, or (when called) ``x`` is empty, holds NaN or
+        infinity, or its last axis is not ``d_model``.
 
     Attributes
     ----------
@@ -186,14 +236,17 @@ class FeedForward:
     (3, 4)
     """
 
-    def __init__(self, d_model: int, d_ff: int, rng: np.random.Generator) -> None:
+    def __init__(
+        self, d_model: int, d_ff: int, rng: np.random.Generator, dtype: type[np.floating] | np.dtype = np.float64
+    ) -> None:
         self.d_model = check_positive_int("d_model", d_model)
         self.d_ff = check_positive_int("d_ff", d_ff)
         _check_rng(rng)
-        self.w_1 = rng.uniform(-1, 1, (d_model, d_ff)) / math.sqrt(d_model)
-        self.b_1 = np.zeros(d_ff)
-        self.w_2 = rng.uniform(-1, 1, (d_ff, d_model)) / math.sqrt(d_ff)
-        self.b_2 = np.zeros(d_model)
+        dtype = check_float_dtype("dtype", dtype)
+        self.w_1 = (rng.uniform(-1, 1, (d_model, d_ff)) / math.sqrt(d_model)).astype(dtype)
+        self.b_1 = np.zeros(d_ff, dtype=dtype)
+        self.w_2 = (rng.uniform(-1, 1, (d_ff, d_model)) / math.sqrt(d_ff)).astype(dtype)
+        self.b_2 = np.zeros(d_model, dtype=dtype)
 
     def parameters(self) -> dict[str, Array]:
         """The learnable arrays by name."""
@@ -204,9 +257,7 @@ class FeedForward:
 
         With a ``cache`` dict, keeps ``x`` and the hidden activations for the backward pass.
         """
-        x = check_float_array("x", x, layout="(..., d_model)")
-        if x.shape[-1] != self.d_model:
-            raise ValueError(f"x must have last axis d_model = {self.d_model}, got shape {x.shape}")
+        x = _check_features("x", x, self.d_model, self.w_1.dtype)
         hidden = np.maximum(0.0, x @ self.w_1 + self.b_1)  # (..., d_model) -> (..., d_ff)
         if cache is not None:
             cache.update(x=x, hidden=hidden)
@@ -226,6 +277,19 @@ class EncoderLayer:
     norm_first : bool
         ``False`` (the paper): ``x = norm(x + sublayer(x))``.
         ``True`` (pre-norm): ``x = x + sublayer(norm(x))``.
+    dtype : numpy dtype
+        ``float64`` (default) or ``float32`` for every weight; inputs must match.
+
+    Raises
+    ------
+    TypeError
+        If a size is not an integer, ``rng`` is not a Generator, ``norm_first`` is not a
+        bool, ``dtype`` is not a float type, or (when called) ``x`` is not a float array
+        of that dtype or the mask is not boolean.
+    ValueError
+        If a size is not positive, ``n_heads`` does not divide ``d_model``, or (when
+        called) ``x`` is not (n, d_model) / (batch, n, d_model), is empty or not finite,
+        or the mask does not broadcast to (..., n, n).
 
     Examples
     --------
@@ -236,14 +300,20 @@ class EncoderLayer:
     """
 
     def __init__(
-        self, d_model: int, n_heads: int, d_ff: int, rng: np.random.Generator, norm_first: bool = False
+        self,
+        d_model: int,
+        n_heads: int,
+        d_ff: int,
+        rng: np.random.Generator,
+        norm_first: bool = False,
+        dtype: type[np.floating] | np.dtype = np.float64,
     ) -> None:
-        self.self_attn = MultiHeadAttention(d_model, n_heads, rng)
-        self.feed_forward = FeedForward(d_model, d_ff, rng)
-        self.norm_1 = LayerNorm(d_model)
-        self.norm_2 = LayerNorm(d_model)
+        self.self_attn = MultiHeadAttention(d_model, n_heads, rng, dtype)
+        self.feed_forward = FeedForward(d_model, d_ff, rng, dtype)
+        self.norm_1 = LayerNorm(d_model, dtype=dtype)
+        self.norm_2 = LayerNorm(d_model, dtype=dtype)
         self.d_model = d_model
-        self.norm_first = norm_first
+        self.norm_first = check_bool("norm_first", norm_first)
         self.last_attention: Array | None = None  # (..., n_heads, n, n), kept for lessons
 
     def parameters(self) -> dict[str, Array]:
@@ -284,6 +354,19 @@ class DecoderLayer:
         Source of the initial weights.
     norm_first : bool
         Post-norm (``False``, the paper) or pre-norm (``True``).
+    dtype : numpy dtype
+        ``float64`` (default) or ``float32`` for every weight; inputs must match.
+
+    Raises
+    ------
+    TypeError
+        If a size is not an integer, ``rng`` is not a Generator, ``norm_first`` is not a
+        bool, ``dtype`` is not a float type, or (when called) ``y``/``memory`` is not a
+        float array of that dtype or a mask is not boolean.
+    ValueError
+        If a size is not positive, ``n_heads`` does not divide ``d_model``, or (when
+        called) ``y`` or ``memory`` is not (n, d_model) / (batch, n, d_model), is empty or
+        not finite, or a mask does not broadcast to (..., n_y, n_y) / (..., n_y, n_x).
 
     Examples
     --------
@@ -296,16 +379,22 @@ class DecoderLayer:
     """
 
     def __init__(
-        self, d_model: int, n_heads: int, d_ff: int, rng: np.random.Generator, norm_first: bool = False
+        self,
+        d_model: int,
+        n_heads: int,
+        d_ff: int,
+        rng: np.random.Generator,
+        norm_first: bool = False,
+        dtype: type[np.floating] | np.dtype = np.float64,
     ) -> None:
-        self.self_attn = MultiHeadAttention(d_model, n_heads, rng)
-        self.cross_attn = MultiHeadAttention(d_model, n_heads, rng)
-        self.feed_forward = FeedForward(d_model, d_ff, rng)
-        self.norm_1 = LayerNorm(d_model)
-        self.norm_2 = LayerNorm(d_model)
-        self.norm_3 = LayerNorm(d_model)
+        self.self_attn = MultiHeadAttention(d_model, n_heads, rng, dtype)
+        self.cross_attn = MultiHeadAttention(d_model, n_heads, rng, dtype)
+        self.feed_forward = FeedForward(d_model, d_ff, rng, dtype)
+        self.norm_1 = LayerNorm(d_model, dtype=dtype)
+        self.norm_2 = LayerNorm(d_model, dtype=dtype)
+        self.norm_3 = LayerNorm(d_model, dtype=dtype)
         self.d_model = d_model
-        self.norm_first = norm_first
+        self.norm_first = check_bool("norm_first", norm_first)
         self.last_self_attention: Array | None = None  # (..., n_heads, n_y, n_y)
         self.last_cross_attention: Array | None = None  # (..., n_heads, n_y, n_x)
 
