@@ -78,7 +78,10 @@ def padding_mask(lengths: ArrayLike, n: int) -> NDArray[np.bool_]:
            [[1, 1, 1, 0]]])
     """
     n = check_positive_int("n", n)
-    arr = np.asarray(lengths)
+    try:
+        arr = np.asarray(lengths)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(f"lengths must be a 1-D array of integers, shape (batch,): {err}") from None
     if arr.dtype.kind not in "iu":
         raise TypeError(f"lengths must be integers, got {describe(arr)}")
     if arr.ndim != 1 or arr.size == 0:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._checks import check_positive_int, describe
+from ._checks import check_bool, check_positive_int, describe
 from .layers import DecoderLayer, Embedding, EncoderLayer
 from .masks import causal_mask
 from .numerics import softmax
@@ -22,6 +22,14 @@ Array = NDArray[np.floating]
 @dataclass(frozen=True)
 class TransformerConfig:
     """Sizes of a transformer; frozen so a model's shape cannot change under it.
+
+    Raises
+    ------
+    TypeError
+        If a size or a special id is not an integer, or ``norm_first`` is not a bool.
+    ValueError
+        If a size is not positive, ``n_heads`` does not divide ``d_model``, or the special
+        ids are not distinct ids below ``vocab_size``.
 
     Examples
     --------
@@ -43,6 +51,7 @@ class TransformerConfig:
     def __post_init__(self) -> None:
         for name in ("vocab_size", "d_model", "n_heads", "d_ff", "n_layers", "max_len"):
             check_positive_int(name, getattr(self, name))
+        check_bool("norm_first", self.norm_first)
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model must be divisible by n_heads, got d_model={self.d_model}, n_heads={self.n_heads}"
@@ -89,6 +98,18 @@ class Transformer:
         The sizes.
     rng : numpy.random.Generator
         Source of every initial weight: the same seed gives the same model.
+
+    Raises
+    ------
+    TypeError
+        If ``config`` is not a TransformerConfig or ``rng`` not a Generator; or (in the
+        methods) token ids are not integers, ``memory`` is not a float64 array, or a mask
+        is not boolean.
+    ValueError
+        In the methods: token ids that are not (n,) / (batch, n) with 1 <= n <= max_len,
+        ids outside ``0 .. vocab_size - 1``, a ``memory`` that is not (n_x, d_model) /
+        (batch, n_x, d_model) or not finite, a mask that does not broadcast to the
+        scores, or ``max_new_tokens`` < 1.
 
     Examples
     --------

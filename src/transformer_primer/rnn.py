@@ -30,6 +30,15 @@ class ElmanRNN:
     rng : numpy.random.Generator
         Source of the initial weights.
 
+    Raises
+    ------
+    TypeError
+        If a size is not an integer, ``rng`` is not a Generator, or (when called) ``x``
+        or ``h0`` is not a float array.
+    ValueError
+        If a size is not positive, or (when called) ``x`` is not (n, d_in) or ``h0`` not
+        (d_hidden,), or an input is empty or holds NaN or infinity.
+
     Attributes
     ----------
     w_x : numpy.ndarray, shape (d_in, d_hidden)

@@ -5,3 +5,57 @@ from transformer_primer.sketch import attention_math_demo
 
 attention_math_demo()
 # --8<-- [end:sketch]
+
+
+# --8<-- [start:dot_products]
+import numpy as np
+
+from transformer_primer.numerics import softmax
+from transformer_primer.trace import fmt, show, step
+
+words = ["cat", "sat", "mat"]
+vectors = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0]])  # (3 words, d_k = 3), the notebook's
+
+step("every dot product at once: one matrix product")
+scores = vectors @ vectors.T  # (3, 3) @ (3, 3) -> (3, 3); scores[i, j] = vector_i . vector_j
+show(f"scores (rows = queries, columns = keys, both {words})", scores, decimals=1)
+
+step("the 'cat' row, turned into weights")
+cat = scores[0]  # (3,)
+d_k = vectors.shape[1]
+print("scores:                   ", fmt(cat, 1))
+print("softmax(scores):          ", fmt(softmax(cat)))
+print(f"softmax(scores / sqrt({d_k})):", fmt(softmax(cat / np.sqrt(d_k))))
+# --8<-- [end:dot_products]
+
+
+# --8<-- [start:scaling]
+import numpy as np
+
+from transformer_primer.numerics import softmax
+
+rng = np.random.default_rng(0)
+n_queries, n_keys = 200, 16  # 200 queries, each against its own 16 keys
+d_ks = [4, 16, 64, 256, 1024]
+variance = {"raw": [], "scaled": []}  # variance of one score
+top_weight = {"raw": [], "scaled": []}  # mean largest weight of a row: 1.0 is one-hot
+gradient = {"raw": [], "scaled": []}  # mean norm of d softmax / d scores: 0.0 is no learning signal
+
+print("        variance of a score     largest weight     softmax gradient")
+print("  d_k     raw    scaled          raw   scaled       raw   scaled")
+for d_k in d_ks:
+    q = rng.normal(size=(n_queries, d_k))  # (200, d_k), entries with mean 0 and variance 1
+    k = rng.normal(size=(n_queries, n_keys, d_k))  # (200, 16, d_k)
+    raw = np.einsum("qd,qkd->qk", q, k)  # (200, 16): raw[i, j] = q_i . k_ij
+    for name, scores in (("raw", raw), ("scaled", raw / np.sqrt(d_k))):
+        p = softmax(scores)  # (200, 16), each row sums to 1
+        jacobian = p[:, :, None] * np.eye(n_keys) - p[:, :, None] * p[:, None, :]  # (200, 16, 16): diag(p) - p p^T
+        variance[name].append(scores.var())
+        top_weight[name].append(p.max(axis=1).mean())
+        gradient[name].append(np.linalg.norm(jacobian, axis=(1, 2)).mean())
+    print(
+        f"{d_k:5d} {variance['raw'][-1]:7.1f} {variance['scaled'][-1]:9.2f}"
+        f"       {top_weight['raw'][-1]:6.3f} {top_weight['scaled'][-1]:8.3f}"
+        f"     {gradient['raw'][-1]:6.3f} {gradient['scaled'][-1]:8.3f}"
+    )
+# --8<-- [end:scaling]

@@ -13,3 +13,89 @@ output_sequence = decoder.decode(encoded_sequence)
 print(f"Final output: {output_sequence}")
 print()
 # --8<-- [end:sketch]
+
+
+# --8<-- [start:encoder]
+import numpy as np
+
+from transformer_primer.model import Transformer, TransformerConfig
+from transformer_primer.trace import show, step
+
+vocab = ["<pad>", "<bos>", "<eos>", "hello", "world", "bonjour", "le", "monde"]
+config = TransformerConfig(vocab_size=len(vocab), d_model=8, n_heads=2, d_ff=16, n_layers=1)
+model = Transformer(config, np.random.default_rng(2))  # random weights: nothing learned yet
+
+step("tokens -> ids")
+source = ["hello", "world"]
+src_ids = np.array([vocab.index(word) for word in source])  # (n_x,) = (2,)
+print(f"{source} -> {src_ids.tolist()}")
+
+step("ids -> embedding + position: one d_model vector per token")
+x = model.embed(src_ids)  # (2,) -> (2, d_model) = (2, 8)
+show("x", x)
+
+step("the encoder: self-attention (every token sees every token), then feed-forward")
+memory = model.encode(src_ids)  # (2, 8): the encoder states, one per source token
+show("memory = encoder output", memory)
+weights = model.encoder_layers[0].last_attention  # (n_heads, n_x, n_x) = (2, 2, 2)
+show(f"encoder self-attention weights (heads, queries {source}, keys {source})", weights)
+# --8<-- [end:encoder]
+
+
+# --8<-- [start:decoder]
+import numpy as np
+
+from transformer_primer.masks import causal_mask
+from transformer_primer.model import Transformer, TransformerConfig
+from transformer_primer.trace import show, step
+
+vocab = ["<pad>", "<bos>", "<eos>", "hello", "world", "bonjour", "le", "monde"]
+config = TransformerConfig(vocab_size=len(vocab), d_model=8, n_heads=2, d_ff=16, n_layers=1)
+model = Transformer(config, np.random.default_rng(2))  # the same random model as above
+source = ["hello", "world"]
+src_ids = np.array([vocab.index(word) for word in source])  # (2,)
+
+step("the decoder's causal mask: rows = queries, columns = keys, True = may attend")
+print(causal_mask(4).astype(int))  # decoder position t sees positions 0..t only
+
+for number, decode_step in enumerate(model.generate(src_ids, max_new_tokens=4), start=1):
+    words = [vocab[i] for i in decode_step.input_ids]
+    step(f"step {number}: the decoder reads {words}")
+    layer = model.decoder_layers[0]
+    show(f"self-attention, head 0 (rows = queries, columns = keys {words})", layer.last_self_attention[0])
+    cross = layer.last_cross_attention  # (n_heads, n_y, n_x): decoder queries, encoder keys
+    show(f"cross-attention of '{words[-1]}' (rows = heads 0, 1; columns = keys {source})", cross[:, -1, :])
+    top = np.argsort(-decode_step.probs, kind="stable")[:3]  # the 3 most probable next tokens
+    print("most probable next:", ", ".join(f"{vocab[i]} {decode_step.probs[i]:.3f}" for i in top))
+    print(f"chosen: {vocab[decode_step.chosen]}")
+
+print()
+print("generated:", [vocab[i] for i in model.greedy_decode(src_ids, max_new_tokens=4)])
+# --8<-- [end:decoder]
+
+# --8<-- [start:trained]
+import numpy as np
+
+from transformer_primer import pretrained
+from transformer_primer.trace import fmt, step
+
+model = pretrained("reverse")  # trained by `python -m transformer_primer train reverse`
+vocab, net = model.vocab, model.model
+text = "hello world"
+src_ids = model.encode(text)  # (11,) character ids
+memory = net.encode(src_ids)  # (11,) -> (11, d_model): one vector per source character
+
+step(f"the encoder's output for {text!r}: shape {memory.shape}, first 6 of {net.config.d_model} columns")
+for char, row in zip(text, memory, strict=True):
+    print(f"{char!r}  " + " ".join(f"{fmt(value, decimals=2):>6}" for value in row[:6]))
+
+step("the decoder's greedy loop: feed what it wrote so far, take the most probable next token")
+for number, s in enumerate(net.generate(src_ids, max_new_tokens=model.max_chars + 1), start=1):
+    so_far = "".join(vocab.tokens[i] for i in s.input_ids)  # starts with the start token <bos>
+    top = np.argsort(-s.probs, kind="stable")[:3]  # the 3 most probable next tokens
+    candidates = ", ".join(f"{vocab.tokens[i]!r} {s.probs[i]:.3f}" for i in top)
+    print(f"step {number:>2}  input {so_far!r:<18}  top 3: {candidates:<36}  chosen {vocab.tokens[s.chosen]!r}")
+
+print()
+print(f"{text!r} -> {model.translate(text)!r}")
+# --8<-- [end:trained]

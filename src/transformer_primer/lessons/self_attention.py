@@ -8,3 +8,132 @@ tokens = ["I", "love", "AI"]
 attended_tokens = simple_self_attention(tokens)
 print()
 # --8<-- [end:sketch]
+
+
+# --8<-- [start:step_by_step]
+import numpy as np
+
+from transformer_primer.attention import scaled_dot_product_attention
+from transformer_primer.numerics import softmax
+from transformer_primer.trace import fmt, show, step
+
+rng = np.random.default_rng(7)
+tokens = ["I", "love", "AI"]
+d_model, d_k = 4, 4
+
+step("1. tokens -> embeddings: one row of X per token")
+embedding_table = rng.normal(size=(len(tokens), d_model))  # (vocab, d_model), learned in a real model
+ids = np.arange(len(tokens))  # "I" -> 0, "love" -> 1, "AI" -> 2
+x = embedding_table[ids]  # (n, d_model) = (3, 4)
+show("X", x)
+
+step("2. X -> queries, keys, values (three learned matrices)")
+w_q = rng.normal(size=(d_model, d_k))  # (d_model, d_k), random stand-ins for learned weights
+w_k = rng.normal(size=(d_model, d_k))  # (d_model, d_k)
+w_v = rng.normal(size=(d_model, d_k))  # (d_model, d_v), here d_v = d_k
+q = x @ w_q  # (3, 4) @ (4, 4) -> (3, 4): row i is the query of token i
+k = x @ w_k  # (3, 4): row j is the key of token j
+v = x @ w_v  # (3, 4): row j is the value of token j
+show("Q = X W_q", q)
+show("K = X W_k", k)
+show("V = X W_v", v)
+
+step("3. scores: every query against every key (rows = queries, columns = keys)")
+scores = q @ k.T  # (3, 4) @ (4, 3) -> (3, 3); scores[i, j] = q_i . k_j
+show("Q K^T", scores)
+
+step("4. scaled by sqrt(d_k)")
+scaled = scores / np.sqrt(d_k)  # (3, 3)
+print(f"sqrt(d_k) = sqrt({d_k}) = {fmt(np.sqrt(d_k))}")
+show("Q K^T / sqrt(d_k)", scaled)
+
+step("5. softmax over each row: the attention weights")
+weights = softmax(scaled, axis=-1)  # (3, 3); each row sums to 1
+show("weights", weights)
+print("row sums:", fmt(weights.sum(axis=-1)))
+for token, row in zip(tokens, weights, strict=True):
+    print(f"  '{token}' attends: " + ", ".join(f"'{t}' {w:.3f}" for t, w in zip(tokens, row, strict=True)))
+
+step("6. weighted sum of the values: one new vector per token")
+output = weights @ v  # (3, 3) @ (3, 4) -> (3, 4); row i = sum_j weights[i, j] * v_j
+show("output = weights V", output)
+
+step("the same in one call")
+output_2, weights_2 = scaled_dot_product_attention(q, k, v)
+print("largest difference in weights:", fmt(np.abs(weights_2 - weights).max()))
+print("largest difference in output: ", fmt(np.abs(output_2 - output).max()))
+# --8<-- [end:step_by_step]
+
+
+# --8<-- [start:masks]
+import numpy as np
+
+from transformer_primer.attention import scaled_dot_product_attention
+from transformer_primer.masks import causal_mask, padding_mask
+from transformer_primer.trace import show, step
+
+rng = np.random.default_rng(1)
+tokens = ["the", "cat", "sat", "down"]
+n, d_k = len(tokens), 4
+q, k, v = rng.normal(size=(3, n, d_k))  # each (n, d_k), random stand-ins for X W_q, X W_k, X W_v
+
+step("causal mask: row i is query i, column j is key j; True = may attend")
+causal = causal_mask(n)  # (n_q, n_k) = (4, 4)
+print(f"causal_mask({n}), shape {causal.shape} = (n_q, n_k):")
+print(causal.astype(int))
+_, causal_weights = scaled_dot_product_attention(q, k, v, mask=causal)  # (4, 4)
+show(f"weights with the causal mask (rows = queries {tokens}, columns = keys)", causal_weights)
+
+step("padding mask: a batch of two sentences padded to n = 4")
+padded_tokens = ["hi", "there", "<pad>", "<pad>"]  # sentence 1; sentence 0 is "the cat sat down"
+lengths = np.array([4, 2])  # the true length of each sentence
+padding = padding_mask(lengths, n)  # (batch, 1, n_k) = (2, 1, 4)
+print(f"padding_mask({lengths.tolist()}, {n}), shape {padding.shape} = (batch, 1, n_k):")
+print(padding.astype(int))
+print("the axis of size 1 stands for the queries: every query of a sentence sees the same keys")
+q_b, k_b, v_b = rng.normal(size=(3, 2, n, d_k))  # each (batch, n, d_k)
+_, padded_weights = scaled_dot_product_attention(q_b, k_b, v_b, mask=padding)  # mask broadcasts to (2, 4, 4)
+show(f"weights of sentence 1 (rows = queries {padded_tokens}, columns = keys)", padded_weights[1])
+
+step("both at once: (n_q, n_k) & (batch, 1, n_k) -> (batch, n_q, n_k)")
+both = causal & padding  # (4, 4) & (2, 1, 4) -> (2, 4, 4)
+print(f"shape {both.shape}; sentence 1:")
+print(both[1].astype(int))
+# --8<-- [end:masks]
+
+
+# --8<-- [start:multi_head]
+import numpy as np
+
+from transformer_primer.attention import MultiHeadAttention, merge_heads, split_heads
+from transformer_primer.trace import show, step
+
+step("split: (n, d_model) -> (n_heads, n, d_k)")
+n, d_model, n_heads = 3, 8, 2
+d_k = d_model // n_heads  # 4 columns per head
+x = np.arange(n * d_model).reshape(n, d_model)  # (3, 8): the numbers show where each entry goes
+print(f"x, shape {x.shape} = (n, d_model):")
+print(x)
+cut = x.reshape(n, n_heads, d_k)  # (3, 8) -> (3, 2, 4): cut each row into n_heads pieces
+print(f"x.reshape(n, n_heads, d_k), shape {cut.shape} = (n, n_heads, d_k):")
+print(cut)
+heads = split_heads(x, n_heads)  # (3, 2, 4) -> swap the first two axes -> (2, 3, 4)
+print(f"split_heads(x, {n_heads}), shape {heads.shape} = (n_heads, n, d_k):")
+print(heads)
+print("head 0 holds columns 0-3 of every position, head 1 columns 4-7")
+
+step("merge: (n_heads, n, d_k) -> (n, d_model), the exact inverse")
+merged = merge_heads(heads)  # (2, 3, 4) -> (3, 2, 4) -> (3, 8)
+print(f"merge_heads(heads), shape {merged.shape}; equal to x: {bool((merged == x).all())}")
+
+step("multi-head attention on three token vectors")
+rng = np.random.default_rng(0)
+tokens = ["I", "love", "AI"]
+mha = MultiHeadAttention(d_model=d_model, n_heads=n_heads, rng=rng)
+x = rng.normal(size=(n, d_model))  # (3, 8) token vectors
+output, weights = mha(x, x, x)  # self-attention: queries, keys and values all come from x
+print(f"weights, shape {weights.shape} = (n_heads, n_q, n_k): one matrix per head")
+for h in range(n_heads):
+    show(f"head {h} (rows = queries {tokens}, columns = keys)", weights[h])
+show("output (n, d_model)", output)
+# --8<-- [end:multi_head]

@@ -1,0 +1,211 @@
+"""MkDocs hook: draw the lessons' figures at build time, from the package.
+
+Each figure is drawn from the very lesson section whose trace the page shows: the
+section is run (as ``scripts/traces.py`` runs it, output discarded) and the figure
+reads its variables, so a picture cannot disagree with the numbers printed beside it.
+The SVG files are added to the build with ``File.generated`` (MkDocs 1.6): nothing is
+written into ``docs/``, so ``mkdocs serve`` does not rebuild in a loop.
+
+Pages show them as ``![alt text](../figures/<name>.svg)``. The SVGs are deterministic
+(fixed ``svg.hashsalt``, no date) and readable in the light and the dark scheme: a
+transparent background, mid-grey text, and numbers written on the cells themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
+
+matplotlib.use("Agg")
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSONS = "src/transformer_primer/lessons"
+GREY = "#808080"  # readable on Material's white and on its slate background
+STYLE = {
+    "svg.hashsalt": "transformer-primer",  # fixed ids: the same SVG on every build
+    "svg.fonttype": "none",  # real <text>: small files, searchable, drawn in the page's font
+    "figure.facecolor": "none",
+    "axes.facecolor": "none",
+    "savefig.transparent": True,
+    "text.color": GREY,
+    "axes.labelcolor": GREY,
+    "axes.edgecolor": GREY,
+    "xtick.color": GREY,
+    "ytick.color": GREY,
+    "legend.labelcolor": GREY,
+    "legend.frameon": False,
+    "font.size": 10,
+    "axes.titlesize": 10,
+}
+
+_spec = importlib.util.spec_from_file_location("_primer_traces", ROOT / "scripts" / "traces.py")
+assert _spec is not None and _spec.loader is not None
+traces = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))
+_spec.loader.exec_module(traces)  # the trace checker: how a lesson section is read
+
+
+def run_section(ref: str) -> dict[str, object]:
+    """Run one lesson section as its trace runs it; return its variables, not its output."""
+    namespace: dict[str, object] = {"__name__": "__figure__"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(traces.read_section(ref), ref, "exec"), namespace)  # noqa: S102 - our own examples
+    return namespace
+
+
+def heatmap(fig: Figure, ax: Axes, weights: np.ndarray, rows: Sequence[str], columns: Sequence[str],
+            title: str, xlabel: str = "key (attended to)", ylabel: str = "query (attending)",
+            colorbar: bool = True) -> None:
+    """Attention weights as a labelled heatmap: rows are queries, columns are keys."""
+    image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks(range(len(columns)), labels=list(columns))
+    ax.set_yticks(range(len(rows)), labels=list(rows))
+    ax.tick_params(length=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    for (i, j), w in np.ndenumerate(weights):  # the number on each cell, dark on light cells
+        ax.text(j, i, f"{w:.2f}", ha="center", va="center", fontsize=8,
+                color="black" if w > 0.5 else "white")
+    if colorbar:
+        fig.colorbar(image, ax=ax, label="attention weight", shrink=0.8)
+
+
+def self_attention_weights() -> Figure:
+    """The weights of the step-by-step example."""
+    ns = run_section(f"{LESSONS}/self_attention.py:step_by_step")
+    fig = Figure(figsize=(4.2, 3.2), layout="constrained")
+    heatmap(fig, fig.add_subplot(), ns["weights"], ns["tokens"], ns["tokens"],
+            "softmax(Q Kᵀ / √d_k)")
+    return fig
+
+
+def masked_weights() -> Figure:
+    """Causal weights and the weights of a padded sentence, side by side."""
+    ns = run_section(f"{LESSONS}/self_attention.py:masks")
+    fig = Figure(figsize=(7.6, 3.4), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    heatmap(fig, left, ns["causal_weights"], ns["tokens"], ns["tokens"],
+            "causal mask: no key after the query", colorbar=False)
+    heatmap(fig, right, ns["padded_weights"][1], ns["padded_tokens"], ns["padded_tokens"],
+            "padding mask: no <pad> key")
+    return fig
+
+
+def multi_head_weights() -> Figure:
+    """One weight matrix per head of the multi-head example."""
+    ns = run_section(f"{LESSONS}/self_attention.py:multi_head")
+    weights, tokens = ns["weights"], ns["tokens"]
+    fig = Figure(figsize=(7.0, 3.0), layout="constrained")
+    for h, ax in enumerate(fig.subplots(1, len(weights))):
+        heatmap(fig, ax, weights[h], tokens, tokens, f"head {h}", colorbar=h == len(weights) - 1)
+    return fig
+
+
+def attention_scaling() -> Figure:
+    """The measurement of the math lesson: variance, saturation and gradient against d_k."""
+    ns = run_section(f"{LESSONS}/attention_math.py:scaling")
+    d_ks = ns["d_ks"]
+    fig = Figure(figsize=(8.4, 2.9), layout="constrained")
+    panels = [("variance", "variance of a score", True),
+              ("top_weight", "largest weight in a row", False),
+              ("gradient", "softmax gradient (norm)", False)]
+    for ax, (key, ylabel, log) in zip(fig.subplots(1, 3), panels, strict=True):
+        for name, label, style in (("raw", "Q Kᵀ", "o-"), ("scaled", "Q Kᵀ / √d_k", "s--")):
+            ax.plot(d_ks, ns[key][name], style, label=label)
+        ax.set_xscale("log", base=2)
+        if log:
+            ax.set_yscale("log", base=2)
+        else:
+            ax.set_ylim(0.0, 1.0 if key == "top_weight" else None)
+        ax.set_xlabel("d_k")
+        ax.set_ylabel(ylabel)
+    fig.axes[0].legend()
+    return fig
+
+
+def positional_encoding() -> Figure:
+    """The sinusoidal encoding matrix: positions down, dimensions across."""
+    from transformer_primer.positional import sinusoidal_positional_encoding
+
+    pe = sinusoidal_positional_encoding(64, 64)  # (n_positions, d_model)
+    fig = Figure(figsize=(5.6, 4.4), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(pe, cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest", aspect="auto")
+    ax.set_xlabel("dimension (even: sin, odd: cos)")
+    ax.set_ylabel("position")
+    ax.set_title("sinusoidal_positional_encoding(64, 64)")
+    fig.colorbar(image, ax=ax, label="PE value")
+    return fig
+
+
+def encoder_decoder_attention() -> Figure:
+    """The decoder's self-attention and cross-attention at the last step of the loop."""
+    ns = run_section(f"{LESSONS}/encoder_decoder.py:decoder")
+    layer, words, source = ns["layer"], ns["words"], ns["source"]
+    fig = Figure(figsize=(9.0, 3.4), layout="constrained")
+    left, middle, right = fig.subplots(1, 3, width_ratios=[4, 2.2, 2.2])
+    heatmap(fig, left, layer.last_self_attention[0], words, words,
+            "decoder self-attention, head 0", "decoder key", "decoder query", colorbar=False)
+    for h, ax in enumerate((middle, right)):
+        heatmap(fig, ax, layer.last_cross_attention[h], words, source, f"cross-attention, head {h}",
+                "source key (encoder)", "decoder query", colorbar=h == 1)
+    return fig
+
+
+FIGURES: dict[str, Callable[[], Figure]] = {
+    "self-attention-weights.svg": self_attention_weights,
+    "masked-weights.svg": masked_weights,
+    "multi-head-weights.svg": multi_head_weights,
+    "attention-scaling.svg": attention_scaling,
+    "positional-encoding.svg": positional_encoding,
+    "encoder-decoder-attention.svg": encoder_decoder_attention,
+}
+
+
+def draw(name: str) -> Figure:
+    """Draw one figure in the site's style."""
+    with matplotlib.rc_context(STYLE):
+        return FIGURES[name]()
+
+
+HASHED_ID = re.compile(r"\b([a-z]+)([0-9a-f]{10})\b")
+
+
+def to_svg(fig: Figure) -> str:
+    """The figure as SVG text, the same bytes on every build.
+
+    Matplotlib names clip paths by a hash of their coordinates, and the constrained layout
+    can differ in the last bit of a float from one drawing to the next; the ids are
+    therefore renumbered in order of appearance.
+    """
+    with matplotlib.rc_context(STYLE):
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    svg = buffer.getvalue()
+    ids = dict.fromkeys(m[0] for m in HASHED_ID.finditer(" ".join(re.findall(r'\bid="([^"]+)"', svg))))
+    names = {old: f"{HASHED_ID.match(old)[1]}{n}" for n, old in enumerate(ids)}
+    return HASHED_ID.sub(lambda m: names.get(m[0], m[0]), svg)
+
+
+def render_all() -> dict[str, str]:
+    """Every figure, by file name."""
+    return {name: to_svg(draw(name)) for name in FIGURES}
+
+
+def on_files(files, config):  # noqa: ANN001, ANN201 - MkDocs hook signature
+    """Add every figure to the build as ``figures/<name>.svg``."""
+    from mkdocs.structure.files import File
+
+    for name, svg in render_all().items():
+        files.append(File.generated(config, f"figures/{name}", content=svg))
+    return files
