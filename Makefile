@@ -10,10 +10,11 @@ export NO_MKDOCS_2_WARNING := 1
 .PHONY: setup build serve test traces lint clean reproduce
 
 # (Re)install when the ranges or the pins change. Every install uses constraints.txt.
+# The torch extra (CPU build, ~35 s from a local wheel) is the reference for tests/test_torch_equivalence.py.
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[docs,test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[docs,test,torch]"
 	@touch $@
 
 setup: $(STAMP)
