@@ -19,7 +19,6 @@ from hypothesis.extra import numpy as hnp
 from transformer_primer.attention import (
     MultiHeadAttention,
     merge_heads,
-    reference_attention,
     scaled_dot_product_attention,
     split_heads,
 )
@@ -27,10 +26,6 @@ from transformer_primer.masks import causal_mask, padding_mask
 
 FAST = settings(max_examples=40, deadline=None, derandomize=True, database=None)
 TOL = 1e-12
-# The fast public function and the line-by-line textbook one must both meet the hand cases.
-ATTENTIONS = pytest.mark.parametrize(
-    "attention", [scaled_dot_product_attention, reference_attention], ids=["fast", "reference"]
-)
 
 
 # --- plain-Python reference (lists of lists) ----------------------------------------------
@@ -89,26 +84,24 @@ def worst(a: np.ndarray, b: list) -> float:
 # --- hand-computed cases ------------------------------------------------------------------
 
 
-@ATTENTIONS
-def test_attention_of_one_query_by_hand(attention) -> None:
+def test_attention_of_one_query_by_hand() -> None:
     # scores = [1, 0] / sqrt(2); weights = softmax; output = weighted values
     q, k, v = [[1.0, 0.0]], [[1.0, 0.0], [0.0, 1.0]], [[10.0], [20.0]]
-    out, w = attention(np.array(q), np.array(k), np.array(v))
+    out, w = scaled_dot_product_attention(np.array(q), np.array(k), np.array(v))
     s = 1 / math.sqrt(2)
     w0 = math.exp(s) / (math.exp(s) + 1.0)
     assert abs(w[0, 0] - w0) <= TOL and abs(w[0, 1] - (1 - w0)) <= TOL
     assert abs(out[0, 0] - (10 * w0 + 20 * (1 - w0))) <= TOL
 
 
-@ATTENTIONS
 @pytest.mark.parametrize("masked", [False, True])
-def test_attention_matches_plain_python(attention, masked: bool) -> None:
+def test_attention_matches_plain_python(masked: bool) -> None:
     rng = np.random.default_rng(7)
     q, k, v = rng.normal(size=(4, 3)), rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
     mask = rng.random((4, 5)) < 0.6 if masked else None
     if masked:
         mask[2] = False  # a fully masked query: zero weights, zero output
-    out, w = attention(q, k, v, mask)
+    out, w = scaled_dot_product_attention(q, k, v, mask)
     want_out, want_w = py_attention(q.tolist(), k.tolist(), v.tolist(), None if mask is None else mask.tolist())
     assert worst(w, want_w) <= TOL and worst(out, want_out) <= TOL
 

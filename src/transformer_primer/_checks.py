@@ -18,6 +18,7 @@ __all__ = [
     "check_bool",
     "check_bool_mask",
     "check_float_array",
+    "check_fits_linear",
     "check_float_dtype",
     "check_max_abs",
     "check_positive_float",
@@ -90,6 +91,27 @@ def check_max_abs(name: str, x: NDArray[np.floating], limit: float, reason: str)
             f"{name} is too large: it holds values up to {largest:.3g} in magnitude, but {reason} "
             f"overflows {x.dtype} beyond {limit:.3g}; scale {name} down"
         )
+
+
+def check_fits_linear(name: str, x: NDArray[np.floating], *steps: tuple[str, NDArray, NDArray]) -> None:
+    """Raise if ``x`` is so large that one of the affine ``steps`` could overflow its dtype.
+
+    Each step is ``(label, w, b)`` for ``h @ w + b``, applied in turn starting from ``x``;
+    ``|h @ w + b| <= rows(w) * max|h| * max|w| + max|b|`` bounds what each step can reach
+    (a ReLU in between only shrinks it). A quarter of the float range is kept in reserve.
+    """
+    limit = float(np.finfo(x.dtype).max) / 4
+    largest = max(float(x.max()), -float(x.min())) if x.size else 0.0
+    bound = largest
+    for label, w, b in steps:
+        w_max = max(float(w.max()), -float(w.min())) if w.size else 0.0
+        b_max = max(float(b.max()), -float(b.min())) if b.size else 0.0
+        bound = w.shape[0] * bound * w_max + b_max
+        if not bound <= limit:
+            raise ValueError(
+                f"{name} is too large for {x.dtype}: with values up to {largest:.3g} in magnitude, "
+                f"{label} could reach {bound:.3g}, beyond {limit:.3g}; scale {name} down"
+            )
 
 
 def check_float_array(

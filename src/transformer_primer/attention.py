@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._checks import (
     check_bool_mask,
+    check_fits_linear,
     check_float_array,
     check_float_dtype,
     check_max_abs,
@@ -282,6 +283,12 @@ class MultiHeadAttention:
             )
         if x.dtype != self.w_q.dtype:
             raise TypeError(f"{name} has dtype {x.dtype} but the weights are {self.w_q.dtype}")
+        steps = {  # the projections x goes through: refuse sizes that could overflow in them
+            "query": [("query @ w_q + b_q", self.w_q, self.b_q)],
+            "key": [("key @ w_k + b_k", self.w_k, self.b_k)],
+            "value": [("value @ w_v + b_v", self.w_v, self.b_v), ("heads @ w_o + b_o", self.w_o, self.b_o)],
+        }
+        check_fits_linear(name, x, *steps[name])
         return x
 
     # --8<-- [start:mha_call]

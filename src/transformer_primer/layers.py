@@ -15,6 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._checks import (
     check_bool,
+    check_fits_linear,
     check_float_array,
     check_float_dtype,
     check_max_abs,
@@ -219,7 +220,8 @@ class FeedForward:
         type, or (when called) ``x`` is not a float array of that dtype.
     ValueError
         If a size is not positive, or (when called) ``x`` is empty, holds NaN or
-        infinity, or its last axis is not ``d_model``.
+        infinity, is so large that ``x @ w_1`` or ``hidden @ w_2`` could overflow, or its
+        last axis is not ``d_model``.
 
     Attributes
     ----------
@@ -258,6 +260,7 @@ class FeedForward:
         With a ``cache`` dict, keeps ``x`` and the hidden activations for the backward pass.
         """
         x = _check_features("x", x, self.d_model, self.w_1.dtype)
+        check_fits_linear("x", x, ("x @ w_1 + b_1", self.w_1, self.b_1), ("hidden @ w_2 + b_2", self.w_2, self.b_2))
         hidden = np.maximum(0.0, x @ self.w_1 + self.b_1)  # (..., d_model) -> (..., d_ff)
         if cache is not None:
             cache.update(x=x, hidden=hidden)
