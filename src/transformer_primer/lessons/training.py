@@ -82,7 +82,8 @@ print(f"command:    {meta['command']}")
 print(f"parameters: {model.n_parameters}  (d_model {c['d_model']}, {c['n_heads']} heads, "
       f"d_ff {c['d_ff']}, {c['n_layers']} encoder + {c['n_layers']} decoder layer)")
 print(f"training:   {c['steps']} steps of {c['batch_size']} strings, peak lr {c['lr']}, seed {c['seed']}")
-print(f"time:       {meta['train_seconds']:.1f} s wall clock, one thread (measured by train())")
+print(f"time:       {meta['train_cpu_seconds']:.1f} s of CPU time on one thread "
+      f"({meta['train_seconds']:.1f} s wall clock), as measured by train()")
 print()
 print(" step    loss   token acc   valid exact")
 for step, exact in zip(history["valid_step"], history["valid_exact"], strict=True):
