@@ -33,14 +33,13 @@ def environment(threads: int | None, drop_tuning: bool) -> dict[str, str]:
 VARIANTS = {
     "1 thread": environment(1, drop_tuning=False),
     "2 threads": environment(2, drop_tuning=False),
-    "1 thread again": environment(1, drop_tuning=False),
     "OpenBLAS tuning variables removed": environment(None, drop_tuning=True),
 }
 
 
 @pytest.mark.slow
 def test_traces_are_identical_across_threads_and_openblas_settings() -> None:
-    runs = {  # started together: the machine's two cores run them side by side
+    runs = {  # started together: the machine's two cores run them side by side; three runs in all
         name: subprocess.Popen(
             [sys.executable, "scripts/traces.py"], cwd=ROOT, env=env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
