@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import transformer_primer
-from transformer_primer import attention, layers, masks, model, numerics, positional, rnn
+from transformer_primer import attention, layers, masks, model, numerics, positional, rnn, trace
 from transformer_primer.attention import (
     MultiHeadAttention,
     merge_heads,
@@ -30,6 +30,7 @@ from transformer_primer.model import Transformer, TransformerConfig
 from transformer_primer.numerics import softmax
 from transformer_primer.positional import sinusoidal_positional_encoding
 from transformer_primer.rnn import ElmanRNN
+from transformer_primer.trace import fmt, show, step
 
 PACKAGE = Path(transformer_primer.__file__).resolve().parent
 
@@ -208,6 +209,12 @@ CASES = [
     Case("ElmanRNN: zero hidden size", lambda: ElmanRNN(2, 0, rng()), ValueError, ("d_hidden must be an integer >= 1", "got 0")),
     Case("ElmanRNN: wrong input width", lambda: ElmanRNN(2, 3, rng())(np.ones((4, 3))), ValueError,
          ("x must have shape (n, d_in = 2)", "got shape (4, 3)")),
+    # --- trace ---------------------------------------------------------------------------
+    Case("fmt: text", lambda: fmt("1.5"), TypeError, ("x must hold real numbers", "dtype <U3")),
+    Case("fmt: ragged list", lambda: fmt([[1.0], [1.0, 2.0]]), ValueError, ("x must be a number or a rectangular array",)),
+    Case("fmt: negative decimals", lambda: fmt(1.0, decimals=-1), ValueError, ("decimals must be an integer >= 0", "got -1")),
+    Case("show: name not a string", lambda: show(3, [1.0]), TypeError, ("name must be a string", "int 3")),
+    Case("step: title not a string", lambda: step(None), TypeError, ("title must be a string", "NoneType None")),
     Case("ElmanRNN: h0 of wrong size", lambda: ElmanRNN(2, 3, rng())(np.ones((4, 2)), np.ones(2)), ValueError,
          ("h0 must have shape (d_hidden,) = (3,)", "got (2,)")),
 ]
@@ -238,7 +245,7 @@ def test_the_origin_check_catches_a_bare_numpy_error() -> None:
 
 # --- every public function and class documents what it raises ------------------------------
 
-MODULES = [numerics, masks, attention, positional, layers, model, rnn]
+MODULES = [numerics, masks, attention, positional, layers, model, rnn, trace]
 NO_RAISES = {"DecodeStep"}  # a record of values: it checks nothing
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._checks import check_positive_int, describe
+
 __all__ = ["fmt", "show", "step"]
 
 
@@ -27,6 +29,13 @@ def fmt(x: ArrayLike, decimals: int = 3) -> str:
     -------
     str
 
+    Raises
+    ------
+    TypeError
+        If ``x`` is not made of real numbers or ``decimals`` is not an integer.
+    ValueError
+        If ``x`` is a ragged nested list or ``decimals`` is negative.
+
     Examples
     --------
     >>> import numpy as np
@@ -36,7 +45,14 @@ def fmt(x: ArrayLike, decimals: int = 3) -> str:
     >>> fmt(2 / 3, decimals=2)
     '0.67'
     """
-    arr = np.asarray(x, dtype=np.float64)
+    decimals = check_positive_int("decimals", decimals, minimum=0)
+    try:
+        arr = np.asarray(x)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(f"x must be a number or a rectangular array: {err}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"x must hold real numbers, got {describe(arr)}")
+    arr = arr.astype(np.float64)
     arr = np.round(arr, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
     if arr.ndim == 0:
         return f"{float(arr):.{decimals}f}"
@@ -63,6 +79,14 @@ def show(name: str, x: ArrayLike, decimals: int = 3) -> None:
     decimals : int
         Digits after the decimal point.
 
+    Raises
+    ------
+    TypeError
+        If ``name`` is not a string, ``x`` is not made of real numbers, or ``decimals``
+        is not an integer.
+    ValueError
+        If ``x`` is a ragged nested list or ``decimals`` is negative.
+
     Examples
     --------
     >>> import numpy as np
@@ -70,13 +94,20 @@ def show(name: str, x: ArrayLike, decimals: int = 3) -> None:
     weights  shape (1, 2)
     [[0.250 0.750]]
     """
-    arr = np.asarray(x)
-    print(f"{name}  shape {arr.shape}")
-    print(fmt(arr, decimals))
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {describe(name)}")
+    text = fmt(x, decimals)  # checks x and decimals before anything is printed
+    print(f"{name}  shape {np.shape(x)}")
+    print(text)
 
 
 def step(title: str) -> None:
     """Print a step heading.
+
+    Raises
+    ------
+    TypeError
+        If ``title`` is not a string.
 
     Examples
     --------
@@ -84,4 +115,6 @@ def step(title: str) -> None:
     <BLANKLINE>
     == 1. scores ==
     """
+    if not isinstance(title, str):
+        raise TypeError(f"title must be a string, got {describe(title)}")
     print(f"\n== {title} ==")
