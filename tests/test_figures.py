@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import sys
 import xml.etree.ElementTree as ET
@@ -12,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SVG = "{http://www.w3.org/2000/svg}"
-IMAGE_RE = re.compile(r"!\[(?P<alt>[^\]]*)\]\(\.\./figures/(?P<name>[^)\s]+)\)")
+IMAGE_RE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<up>(?:\.\./)*)figures/(?P<name>[^)\s]+)\)")
 
 
 def load_hook():
@@ -72,9 +73,16 @@ def test_svg_is_the_same_on_every_build(rendered) -> None:
         assert again[name] == svg, f"{name} differs between two renderings"
 
 
+def built_page(site: Path, page: Path) -> Path:
+    """Where MkDocs writes a page (directory URLs): docs/a/b.md -> site/a/b/index.html."""
+    relative = page.relative_to(ROOT / "docs").with_suffix("")
+    return site / (relative.parent if relative.name == "index" else relative) / "index.html"
+
+
 def test_the_built_site_serves_each_figure(built_site) -> None:
     site, _ = built_site
     for page, _, name in IMAGES:
         assert (site / "figures" / name).is_file()
-        html = (site / "lessons" / page.stem / "index.html").read_text(encoding="utf-8")
-        assert f'src="../../figures/{name}"' in html
+        html = built_page(site, page)
+        src = Path(os.path.relpath(site / "figures" / name, html.parent)).as_posix()
+        assert f'src="{src}"' in html.read_text(encoding="utf-8"), f"{page.name} does not show {name}"
