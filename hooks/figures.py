@@ -176,7 +176,7 @@ _training_spec = importlib.util.spec_from_file_location("_primer_training_figure
 assert _training_spec is not None and _training_spec.loader is not None
 _training = importlib.util.module_from_spec(_training_spec)
 _training_spec.loader.exec_module(_training)
-FIGURES.update(_training.figures(run_section, heatmap))
+FIGURES.update(_training.figures(run_section))
 
 
 def draw(name: str) -> Figure:

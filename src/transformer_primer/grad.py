@@ -59,18 +59,12 @@ def _add(total: Grads, grads: Grads) -> Grads:
 
 # --8<-- [start:linear_backward]
 def linear_backward(dout: Array, x: Array, w: Array) -> tuple[Array, Array, Array]:
-    """Backward of ``out = x @ w + b``.
-
-    .. math::
-
-        \\frac{\\partial L}{\\partial x} = \\delta W^\\top, \\quad
-        \\frac{\\partial L}{\\partial W} = x^\\top \\delta, \\quad
-        \\frac{\\partial L}{\\partial b} = \\textstyle\\sum_{\\text{rows}} \\delta
+    """Backward of ``out = x @ w + b``: ``dx = dout w^T``, ``dw = x^T dout``, ``db`` = sum of ``dout``.
 
     Parameters
     ----------
     dout : numpy.ndarray, shape (..., d_out)
-        Gradient of the loss with respect to ``out`` (``δ`` above).
+        Gradient of the loss with respect to ``out``.
     x : numpy.ndarray, shape (..., d_in)
         The input of the forward pass.
     w : numpy.ndarray, shape (d_in, d_out)
@@ -140,15 +134,9 @@ def embedding_backward(dout: Array, ids: NDArray[np.integer], vocab_size: int) -
 
 # --8<-- [start:softmax_backward]
 def softmax_backward(dweights: Array, weights: Array) -> Array:
-    """Backward of ``weights = softmax(scores)`` along the last axis.
+    """Backward of ``weights = softmax(scores)`` along the last axis: ``p * (dp - sum(dp * p))``.
 
-    .. math::
-
-        \\frac{\\partial L}{\\partial s_j} = p_j \\left(\\frac{\\partial L}{\\partial p_j}
-        - \\sum_i p_i \\frac{\\partial L}{\\partial p_i}\\right)
-
-    A masked score has ``p_j = 0``, so it gets gradient exactly 0: nothing flows to a key
-    that was not attended to.
+    A masked score has weight 0, so it gets gradient exactly 0.
 
     Parameters
     ----------
@@ -180,13 +168,7 @@ def attention_backward(
 ) -> tuple[Array, Array, Array]:
     """Backward of scaled dot-product attention ``out = softmax(q k^T / sqrt(d_k)) v``.
 
-    With ``S = Q K^T / sqrt(d_k)``, ``P = softmax(S)`` (masked entries 0) and ``O = P V``:
-
-    .. math::
-
-        dV = P^\\top dO, \\quad dP = dO\\, V^\\top, \\quad
-        dS = \\operatorname{softmax\\_backward}(dP, P), \\quad
-        dQ = \\frac{dS\\, K}{\\sqrt{d_k}}, \\quad dK = \\frac{dS^\\top Q}{\\sqrt{d_k}}
+    With ``P`` the weights: ``dv = P^T dout``; ``dq``, ``dk`` through the softmax's backward.
 
     Parameters
     ----------
@@ -273,17 +255,8 @@ def mha_backward(mha: MultiHeadAttention, dout: Array, cache: dict) -> tuple[Arr
 def layer_norm_backward(norm: LayerNorm, dout: Array, cache: dict) -> tuple[Array, Grads]:
     """Backward of [LayerNorm][transformer_primer.layers.LayerNorm].
 
-    With :math:`\\hat x = (x - \\mu)\\,\\sigma^{-1}` and :math:`y = \\hat x \\gamma + \\beta`,
-    and :math:`g = \\partial L / \\partial \\hat x = \\delta\\gamma` (row-wise means over
-    ``d_model``):
-
-    .. math::
-
-        \\frac{\\partial L}{\\partial x} = \\sigma^{-1}\\left(g - \\overline{g}
-        - \\hat x\\,\\overline{g \\hat x}\\right)
-
-    The two subtracted means are there because every :math:`x_i` of a row also moves
-    the row's mean and variance.
+    ``dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))`` with ``g = dout * gamma``:
+    each ``x_i`` also moves its row's mean and variance, hence the two subtracted means.
 
     Parameters
     ----------
@@ -497,14 +470,8 @@ def cross_entropy(
 ) -> tuple[float, Array, NDArray[np.bool_]]:
     """Mean cross-entropy of softmax(logits) over the non-padding targets, and its gradient.
 
-    .. math::
-
-        L = -\\frac{1}{N}\\sum_{t:\\,y_t \\ne \\text{pad}} \\log p_t(y_t), \\qquad
-        \\frac{\\partial L}{\\partial z_t} = \\frac{p_t - \\text{onehot}(y_t)}{N}
-
-    where :math:`p_t = \\operatorname{softmax}(z_t)` and :math:`N` counts the real
-    (non-padding) targets. A padded position adds nothing to the loss and gets
-    gradient 0, so the padding never teaches the model anything.
+    The gradient is ``(softmax(logits) - onehot(targets)) / N``, ``N`` the number of real
+    targets: a padded position adds nothing to the loss and gets gradient 0.
 
     Parameters
     ----------
