@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "as_array",
     "check_axis",
     "check_bool",
     "check_bool_mask",
@@ -32,6 +33,14 @@ def describe(x: object) -> str:
     if isinstance(x, np.ndarray):
         return f"array of shape {x.shape} and dtype {x.dtype}"
     return f"{type(x).__name__} {x!r}"
+
+
+def as_array(name: str, x: object, expected: str) -> np.ndarray:
+    """``np.asarray(x)``, with a ragged nested list refused as ``{name} must be {expected}``."""
+    try:
+        return np.asarray(x)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(f"{name} must be {expected}: {err}") from None
 
 
 def check_positive_int(name: str, value: object, *, minimum: int = 1) -> int:
@@ -159,10 +168,7 @@ def check_float_array(
     if isinstance(x, np.ndarray):
         arr = x
     else:
-        try:
-            arr = np.asarray(x)
-        except ValueError as err:  # ragged nested lists
-            raise ValueError(f"{name} must be a rectangular array{shown}: {err}") from None
+        arr = as_array(name, x, f"a rectangular array{shown}")
         if arr.dtype.kind in "iu" and not isinstance(x, np.generic):
             arr = arr.astype(np.float64)  # a plain Python list of numbers is fine
     if arr.dtype.kind != "f":
@@ -198,10 +204,7 @@ def check_bool_mask(name: str, mask: ArrayLike, shape: tuple[int, ...], layout: 
     ``True`` means "may attend". Integer 0/1 masks are refused: which of 0 and 1 means
     "blocked" differs between libraries, so the caller must say it with booleans.
     """
-    try:
-        arr = np.asarray(mask)
-    except ValueError as err:  # ragged nested lists
-        raise ValueError(f"{name} must be a rectangular boolean array {layout}: {err}") from None
+    arr = as_array(name, mask, f"a rectangular boolean array {layout}")
     if arr.dtype != np.bool_:
         raise TypeError(
             f"{name} must be a boolean array (True = may attend), got dtype {arr.dtype}; "

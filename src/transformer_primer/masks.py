@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._checks import check_positive_int, describe
+from ._checks import as_array, check_positive_int, describe
 
 __all__ = ["causal_mask", "padding_mask"]
 
@@ -78,10 +78,7 @@ def padding_mask(lengths: ArrayLike, n: int) -> NDArray[np.bool_]:
            [[1, 1, 1, 0]]])
     """
     n = check_positive_int("n", n)
-    try:
-        arr = np.asarray(lengths)
-    except ValueError as err:  # ragged nested lists
-        raise ValueError(f"lengths must be a 1-D array of integers, shape (batch,): {err}") from None
+    arr = as_array("lengths", lengths, "a 1-D array of integers, shape (batch,)")
     if arr.dtype.kind not in "iu":
         raise TypeError(f"lengths must be integers, got {describe(arr)}")
     if arr.ndim != 1 or arr.size == 0:

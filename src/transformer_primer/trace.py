@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import check_positive_int, describe
+from ._checks import as_array, check_positive_int, describe
 
 __all__ = ["fmt", "show", "step"]
 
@@ -46,10 +46,7 @@ def fmt(x: ArrayLike, decimals: int = 3) -> str:
     '0.67'
     """
     decimals = check_positive_int("decimals", decimals, minimum=0)
-    try:
-        arr = np.asarray(x)
-    except ValueError as err:  # ragged nested lists
-        raise ValueError(f"x must be a number or a rectangular array: {err}") from None
+    arr = as_array("x", x, "a number or a rectangular array")
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"x must hold real numbers, got {describe(arr)}")
     arr = arr.astype(np.float64)
