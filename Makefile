@@ -46,5 +46,11 @@ reproduce: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/python -m ruff check src tests scripts
 
+# Full-page PNGs of the home, lesson and notebook pages, desktop and phone, light and dark,
+# into screenshots/ (gitignored), to look at the layout by eye. Needs /usr/bin/chromium.
+.PHONY: screenshots
+screenshots: build
+	$(BIN)/python scripts/screenshots.py site --out screenshots
+
 clean:
 	rm -rf site .cache .pytest_cache

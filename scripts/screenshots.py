@@ -1,0 +1,90 @@
+"""Screenshots of the built site's lesson pages, to look at the layout by eye.
+
+Builds nothing: serves an already built site (default `site/`, made by `make build`) on
+127.0.0.1 and saves full-page PNGs of the home page, every page under lessons/ and every
+notebook page, at desktop (1280x900) and phone (375x812) widths, light and dark, into
+`screenshots/` (gitignored). `make screenshots` builds then runs this.
+
+Uses Debian's Chromium (/usr/bin/chromium) through Playwright, with the same server, launch
+flags and page list as the browser tests (tests/browser/sitecheck.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+
+import sitecheck  # noqa: E402
+
+SIZES = {"desktop": sitecheck.DESKTOP, "phone": sitecheck.PHONE}
+SCHEMES = {"light": "default", "dark": "slate"}  # emulated prefers-color-scheme -> Material
+
+
+def pages_to_shoot(site: Path) -> list[str]:
+    return [p for p in sitecheck.site_pages(site)
+            if p == "/" or p.startswith(("/lessons/", "/notebooks/"))]
+
+
+def file_name(path: str, size: str, scheme: str) -> str:
+    slug = path.strip("/").replace("/", "--") or "home"
+    return f"{slug}--{size}-{scheme}.png"
+
+
+def shoot(browser: object, base: str, paths: list[str], out: Path) -> list[Path]:
+    saved = []
+    for size, viewport in SIZES.items():
+        for scheme, material_scheme in SCHEMES.items():
+            context = sitecheck.new_context(browser, base, viewport=viewport, color_scheme=scheme)
+            page = context.new_page()
+            for path in paths:
+                page.goto(base + path, wait_until="load")
+                if page.locator(".arithmatex").count():
+                    page.wait_for_function(sitecheck._MATH_DONE, timeout=15_000)
+                page.evaluate("document.fonts.ready.then(() => true)")
+                shown = page.evaluate("document.body.getAttribute('data-md-color-scheme')")
+                if shown != material_scheme:
+                    print(f"warning: {path} shows scheme {shown!r}, not {material_scheme!r}",
+                          file=sys.stderr)
+                target = out / file_name(path, size, scheme)
+                page.screenshot(path=str(target), full_page=True)
+                saved.append(target)
+            context.close()
+    return saved
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("site", nargs="?", type=Path, default=ROOT / "site",
+                        help="the built site (default: site/)")
+    parser.add_argument("--out", type=Path, default=ROOT / "screenshots",
+                        help="where to save the PNGs (default: screenshots/)")
+    args = parser.parse_args(argv)
+
+    if not (args.site / "index.html").is_file():
+        parser.error(f"{args.site} is not a built site (no index.html): run `make build` first")
+    if not sitecheck.CHROMIUM.exists():
+        print(sitecheck.INSTALL_HINT, file=sys.stderr)
+        return 2
+    from playwright.sync_api import sync_playwright
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    paths = pages_to_shoot(args.site)
+    start = time.monotonic()
+    with sitecheck.serve(args.site) as base, sync_playwright() as playwright:
+        browser = sitecheck.launch(playwright)
+        try:
+            saved = shoot(browser, base, paths, args.out)
+        finally:
+            browser.close()
+    print(f"{len(saved)} screenshots of {len(paths)} pages in {args.out} "
+          f"({time.monotonic() - start:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

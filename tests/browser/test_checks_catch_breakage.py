@@ -1,0 +1,229 @@
+"""The checks fail when they should: each one, run on a tiny broken site, reports its problem.
+
+A green browser suite only means something if its checks can go red. This builds a small site
+in a temp dir with one of each fault (and a clean page that must not be blamed), serves it the
+same way, and runs the same sitecheck functions as the real tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sitecheck
+
+pytestmark = pytest.mark.browser
+
+COPY_BY_EXECCOMMAND = """
+<script>
+  // A copy button done wrong: copies everything shown, prompts and outputs included.
+  document.querySelectorAll('button[data-md-type=copy]:not([data-dead])').forEach(b =>
+    b.addEventListener('click', () => {
+      const code = document.querySelector(b.dataset.clipboardTarget);
+      const area = document.createElement('textarea');
+      area.value = code.textContent.trimEnd();
+      document.body.append(area);
+      area.select();
+      // data-swap: the clipboard gets other text than the selection the copy event shows
+      if (b.hasAttribute('data-swap')) area.addEventListener('copy', e => {
+        e.clipboardData.setData('text/plain', 'print("swapped")');
+        e.preventDefault();
+      });
+      document.execCommand('copy');
+      area.remove();
+    }));
+</script>
+"""
+
+BROKEN = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>broken</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<script src="/big.js"></script>
+</head><body>
+<p>Raw math \\(x\\) left as text.</p>
+<div class="arithmatex">\\(y\\)</div>
+<span class="arithmatex"><mjx-container><mjx-math><mjx-c></mjx-c><mjx-c></mjx-c></mjx-math>
+</mjx-container>z</span>
+<a href="/missing/">a page that does not exist</a>
+<a href="/good/#nowhere">an anchor that does not exist</a>
+<a href="/good/#here">a good anchor</a>
+<a href="#not-on-this-page">a missing local anchor</a>
+<img src="http://example.com/x.png">
+<img src="/nothere.png" alt="a picture that is not there">
+<div style="width: 2000px">too wide for a phone</div>
+<input type="checkbox" id="__drawer" hidden>
+<label class="md-header__button" for="__drawer">menu (opens nothing)</label>
+<div class="language-pycon highlight"><pre id="__code_0"><code><span id="__span-0-1"><span
+ class="gp">&gt;&gt;&gt; </span>x = 1 + 1
+</span><span id="__span-0-2"><span class="gp">&gt;&gt;&gt; </span>x
+</span><span id="__span-0-3"><span class="go">2</span>
+</span><span id="__span-0-4"><span class="gp">&gt;&gt;&gt; </span>1 / 0
+</span><span id="__span-0-5"><span class="gt">Traceback (most recent call last):</span>
+</span><span id="__span-0-6"><span class="c">...</span>
+</span><span id="__span-0-7"><span class="gr">ZeroDivisionError</span>: division by zero
+</span></code></pre><button class="md-code__button" data-md-type="copy"
+  data-clipboard-target="#__code_0 > code">copy</button></div>
+<div class="language-python highlight"><pre id="__code_1"><code>raise SystemExit(3)
+</code></pre><button class="md-code__button" data-md-type="copy"
+  data-clipboard-target="#__code_1 > code">copy</button></div>
+<div class="language-python highlight"><pre id="__code_2"><code>print("never copied")
+</code></pre><button class="md-code__button" data-md-type="copy" data-dead
+  data-clipboard-target="#__code_2 > code">copy</button></div>
+<details class="mkdocstrings-source"><summary>Source code in <code>x.py</code></summary>
+<div class="language-python highlight"><pre id="__code_3"><code>    def broken(self:
+        pass
+</code></pre><button class="md-code__button" data-md-type="copy"
+  data-clipboard-target="#__code_3 > code">copy</button></div></details>
+<div class="language-python highlight"><pre id="__code_4"><code>print("shown")
+</code></pre><button class="md-code__button" data-md-type="copy" data-swap
+  data-clipboard-target="#__code_4 > code">copy</button></div>
+{COPY_BY_EXECCOMMAND}
+<script>
+  console.error("boom: a console error");
+  setTimeout(() => {{ throw new Error("kaboom: an uncaught exception"); }}, 0);
+</script>
+</body></html>
+"""
+
+GOOD = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>good</title></head><body>
+<h2 id="here">Here</h2><p>A clean page.</p><img src="/dot.svg" alt="a dot">
+<a href="/">home</a> <a href="#here">here</a>
+</body></html>
+"""
+
+NOTEBOOK = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>nb</title></head><body>
+<div class="jp-Notebook"><div class="jp-OutputArea-output">  </div></div>
+</body></html>
+"""
+
+DOT = '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><circle r="2"/></svg>'
+
+
+@pytest.fixture(scope="module")
+def broken_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    site = tmp_path_factory.mktemp("broken-site")
+    for rel, text in {"index.html": BROKEN, "good/index.html": GOOD,
+                      "nb/index.html": NOTEBOOK, "dot.svg": DOT}.items():
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text(text, encoding="utf-8")
+    (site / "big.js").write_text("// padding\n" * 40_000, encoding="utf-8")  # ~440 KB
+    return site
+
+
+@pytest.fixture(scope="module")
+def broken(broken_site: Path, browser: Any) -> Any:
+    with sitecheck.serve(broken_site) as base:
+        paths = [*sitecheck.site_pages(broken_site), "/absent/"]
+        visits = sitecheck.visit_all(browser, base, paths, math_timeout_ms=300)
+        yield base, visits
+
+
+def _only_about(problems: list[str], *expected: str) -> None:
+    """Every expected fault is reported, and the clean page /good/ is never blamed."""
+    text = "\n".join(problems)
+    missing = [e for e in expected if e not in text]
+    assert not missing, f"not reported: {missing}\nreported:\n{text}"
+    assert not [p for p in problems if p.startswith("/good/")], text
+
+
+def test_site_pages_finds_every_index(broken_site: Path) -> None:
+    assert sitecheck.site_pages(broken_site) == ["/", "/good/", "/nb/"]
+
+
+def test_status_and_console(broken: Any) -> None:
+    _, visits = broken
+    _only_about(sitecheck.check_status_and_console(visits),
+                "/absent/: HTTP 404", "/: console error: boom", "/: page error: kaboom")
+
+
+def test_local_only(broken: Any) -> None:
+    base, visits = broken
+    _only_about(sitecheck.check_local_only(visits, base),
+                "/: request to another host: http://example.com/x.png")
+
+
+def test_resources(broken: Any) -> None:
+    _, visits = broken
+    _only_about(sitecheck.check_resources(visits), "404 ", "/nothere.png", "failed: http://example.com")
+
+
+def test_links_and_anchors(broken: Any) -> None:
+    base, visits = broken
+    problems = sitecheck.check_links(visits, base)
+    _only_about(problems, "broken link " + base + "/missing/ (HTTP 404)",
+                "no element with id 'nowhere'", "no element with id 'not-on-this-page'")
+    assert "'here'" not in "\n".join(problems)
+
+
+def test_images_alt(broken: Any) -> None:
+    _, visits = broken
+    _only_about(sitecheck.check_images_alt(visits), "http://example.com/x.png")
+    assert "nothere" not in "\n".join(sitecheck.check_images_alt(visits))
+
+
+def test_math(broken: Any) -> None:
+    _, visits = broken
+    _only_about(sitecheck.check_math(visits),
+                "/: math not rendered: '\\\\(y\\\\) (no mjx-container)'",
+                "/: math not rendered: 'z (typeset but invisible: 2 of 2 glyphs have no width)'",
+                "/: raw TeX visible: 'Raw math \\\\(x\\\\)")
+
+
+def test_notebook_outputs(broken: Any) -> None:
+    _, visits = broken
+    _only_about(sitecheck.check_notebook_outputs(visits), "/nb/: 1 empty notebook output")
+
+
+def test_page_weight(broken: Any) -> None:
+    _, visits = broken
+    report, problems = sitecheck.page_weight(visits)
+    _only_about(problems, "/: 4")  # ~430 KB of its own (big.js is not a shared asset)
+    assert "OVER" in report and len(problems) == 1, report
+
+
+def test_copy_buttons(broken: Any) -> None:
+    _, visits = broken
+    problems = sitecheck.check_copy_buttons(visits)
+    _only_about(problems, "/: code block #0 (pycon): copied prompt lines ['>>> x = 1 + 1'",
+                "expected only the input lines 'x = 1 + 1\\nx\\n1 / 0'",
+                "/: code block #2 (python): copy button copied nothing",
+                "/: code block #3 (python): copied source listing is not valid Python",
+                "/: the system clipboard holds 'print(\"swapped\")', not what the last copy "
+                "button copied, 'print(\"shown\")'")
+
+
+def test_copied_python_runs(broken: Any) -> None:
+    _, visits = broken
+    blocks = sitecheck.runnable_python(visits)
+    assert list(blocks) == ["raise SystemExit(3)", 'print("shown")']
+    _only_about(sitecheck.run_python_blocks(blocks, timeout=60),
+                "/ block #1: copied code fails when run: exit code 3")
+
+
+def test_phone(broken: Any, browser: Any) -> None:
+    base, _ = broken
+    problems, widths = sitecheck.check_phone(browser, base, ["/", "/good/"], timeout_ms=500)
+    assert widths["/"][0] > 375 and widths["/good/"] == (375, 375), widths
+    text = "\n".join(problems)
+    for expected in ("/: scrolls sideways at 375px wide", "/: the navigation drawer does not open",
+                     "/good/: no visible navigation button"):
+        assert expected in text, text
+
+
+def test_search_and_palette(broken: Any, browser: Any) -> None:
+    base, _ = broken
+    assert sitecheck.check_search(browser, base, "softmax", timeout_ms=500) == [
+        "/: no search box (input.md-search__input)"]
+    assert sitecheck.check_palette_toggle(browser, base, timeout_ms=500) == [
+        "/: no visible palette toggle (schemes so far: [None])"]
+
+
+def test_pycon_input_without_line_spans() -> None:
+    """Without line spans the prompts are read from the text."""
+    shown = ">>> for i in range(2):\n...     i\n0\n1\n>>> 'done'\n'done'\n"
+    copy = sitecheck.CodeCopy(index=0, classes="language-pycon", shown=shown, copied=None,
+                              source_listing=False)
+    assert sitecheck.pycon_input(copy) == "for i in range(2):\n    i\n'done'"
