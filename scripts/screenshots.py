@@ -42,7 +42,11 @@ def shoot(browser: object, base: str, paths: list[str], out: Path) -> list[Path]
             context = sitecheck.new_context(browser, base, viewport=viewport, color_scheme=scheme)
             page = context.new_page()
             for path in paths:
-                page.goto(base + path, wait_until="load")
+                response = page.goto(base + path, wait_until="load")
+                if not response or response.status != 200:
+                    print(f"warning: {path} answered {response and response.status}: skipped "
+                          "(is the site being rebuilt?)", file=sys.stderr)
+                    continue
                 if page.locator(".arithmatex").count():
                     page.wait_for_function(sitecheck._MATH_DONE, timeout=15_000)
                 page.evaluate("document.fonts.ready.then(() => true)")
