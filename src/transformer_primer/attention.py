@@ -1,8 +1,8 @@
 """Attention: scaled dot-product attention and multi-head attention.
 
-.. math::
-
-    \\operatorname{Attention}(Q, K, V) = \\operatorname{softmax}\\left(\\frac{QK^\\top}{\\sqrt{d_k}}\\right)V
+$$
+\\operatorname{Attention}(Q, K, V) = \\operatorname{softmax}\\left(\\frac{QK^\\top}{\\sqrt{d_k}}\\right)V
+$$
 
 Shapes use the paper's names: ``n_q`` queries, ``n_k`` keys (and values), ``d_k`` the
 query/key size, ``d_v`` the value size, ``d_model`` the model width, ``n_heads`` heads.

@@ -1,7 +1,7 @@
 """Numerics: a numerically stable softmax.
 
 The softmax turns a row of scores into weights that are positive and sum to 1:
-:math:`\\operatorname{softmax}(x)_i = e^{x_i} / \\sum_j e^{x_j}`.
+$\\operatorname{softmax}(x)_i = e^{x_i} / \\sum_j e^{x_j}$.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def softmax(x: ArrayLike, axis: int = -1) -> NDArray[np.floating]:
     Notes
     -----
     Subtracting the row maximum before ``exp`` changes nothing mathematically
-    (:math:`e^{x_i - m} / \\sum_j e^{x_j - m}`) but keeps every exponent <= 0, so
+    ($e^{x_i - m} / \\sum_j e^{x_j - m}$) but keeps every exponent <= 0, so
     scores of 1e4 do not overflow.
 
     Examples

@@ -18,10 +18,10 @@ __all__ = ["sinusoidal_positional_encoding"]
 def sinusoidal_positional_encoding(n_positions: int, d_model: int) -> NDArray[np.float64]:
     """The paper's sinusoidal encoding, sin on even and cos on odd dimensions.
 
-    .. math::
-
-        PE_{(pos, 2i)} = \\sin(pos / 10000^{2i/d_{model}}), \\quad
-        PE_{(pos, 2i+1)} = \\cos(pos / 10000^{2i/d_{model}})
+    $$
+    PE_{(pos, 2i)} = \\sin(pos / 10000^{2i/d_{model}}), \\quad
+    PE_{(pos, 2i+1)} = \\cos(pos / 10000^{2i/d_{model}})
+    $$
 
     Parameters
     ----------

@@ -122,11 +122,11 @@ def learning_rate(step: int, steps: int, peak: float, warmup: int) -> float:
 class Adam:
     """Adam (Kingma and Ba, 2015): a step per weight from running gradient averages.
 
-    .. math::
-
-        m \\leftarrow \\beta_1 m + (1-\\beta_1) g, \\quad
-        v \\leftarrow \\beta_2 v + (1-\\beta_2) g^2, \\quad
-        w \\leftarrow w - \\eta\\, \\frac{m / (1-\\beta_1^t)}{\\sqrt{v / (1-\\beta_2^t)} + \\epsilon}
+    $$
+    m \\leftarrow \\beta_1 m + (1-\\beta_1) g, \\quad
+    v \\leftarrow \\beta_2 v + (1-\\beta_2) g^2, \\quad
+    w \\leftarrow w - \\eta\\, \\frac{m / (1-\\beta_1^t)}{\\sqrt{v / (1-\\beta_2^t)} + \\epsilon}
+    $$
 
     Each weight gets a step of about ``lr`` in the direction its gradient has kept
     pointing, whatever the gradient's scale.
