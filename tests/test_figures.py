@@ -16,14 +16,14 @@ SVG = "{http://www.w3.org/2000/svg}"
 IMAGE_RE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<up>(?:\.\./)*)figures/(?P<name>[^)\s]+)\)")
 
 
-def load_hook():
-    spec = importlib.util.spec_from_file_location("figures_hook", ROOT / "hooks" / "figures.py")
+def load_hook(path: Path):
+    spec = importlib.util.spec_from_file_location(f"{path.stem}_hook_under_test", path)
     module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
     spec.loader.exec_module(module)
     return module
 
 
-HOOK = load_hook()
+HOOK = load_hook(ROOT / "hooks" / "figures.py")  # the lesson figures, checked in detail here
 IMAGES = [
     (page, match["alt"], match["name"])
     for page in sorted((ROOT / "docs").rglob("*.md"))
@@ -43,8 +43,13 @@ def test_pages_show_figures() -> None:
 
 def test_every_figure_shown_is_drawn_and_every_figure_drawn_is_shown(rendered) -> None:
     shown = {name for _, _, name in IMAGES}
-    assert shown - rendered.keys() == set(), "a page shows a figure the hook does not draw"
-    assert rendered.keys() - shown == set(), "the hook draws a figure no page shows"
+    others = {  # figures that other hooks declare (e.g. the benchmark page's, drawn from its data)
+        name
+        for path in sorted((ROOT / "hooks").glob("*.py")) if path.name != "figures.py"
+        for name in getattr(load_hook(path), "FIGURES", {})
+    }
+    assert shown - rendered.keys() - others == set(), "a page shows a figure no hook draws"
+    assert rendered.keys() - shown == set(), "hooks/figures.py draws a figure no page shows"
 
 
 @pytest.mark.parametrize("image", IMAGES, ids=[f"{p.stem}:{n}" for p, _, n in IMAGES])
