@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from matplotlib.figure import Figure
 
 ROOT = Path(__file__).resolve().parent.parent
 SVG = "{http://www.w3.org/2000/svg}"
@@ -32,8 +33,15 @@ IMAGES = [
 
 
 @pytest.fixture(scope="module")
-def rendered() -> dict[str, str]:
-    return HOOK.render_all()
+def drawn() -> dict[str, tuple[Figure, str]]:
+    """Each figure once: the matplotlib Figure and its SVG text."""
+    figures = {name: HOOK.draw(name) for name in HOOK.FIGURES}
+    return {name: (fig, HOOK.to_svg(fig)) for name, fig in figures.items()}
+
+
+@pytest.fixture(scope="module")
+def rendered(drawn) -> dict[str, str]:
+    return {name: svg for name, (_, svg) in drawn.items()}
 
 
 def test_pages_show_figures() -> None:
@@ -59,11 +67,11 @@ def test_every_figure_has_alt_text(image) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(HOOK.FIGURES))
-def test_figure_is_an_svg_with_labelled_axes(rendered, name: str) -> None:
-    root = ET.fromstring(rendered[name])
+def test_figure_is_an_svg_with_labelled_axes(drawn, name: str) -> None:
+    fig, svg = drawn[name]
+    root = ET.fromstring(svg)
     assert root.tag == f"{SVG}svg"
     texts = {"".join(t.itertext()).strip() for t in root.iter(f"{SVG}text")}
-    fig = HOOK.draw(name)
     assert fig.axes
     for ax in fig.axes:
         labels = [ax.get_ylabel()] if ax.get_label() == "<colorbar>" else [ax.get_xlabel(), ax.get_ylabel()]
