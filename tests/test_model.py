@@ -58,3 +58,15 @@ def test_greedy_decoding_always_ends() -> None:
     ids = model.greedy_decode(np.array([3, 4, 5]), max_new_tokens=50)  # more than max_len allows
     assert len(ids) <= model.config.max_len - 1
     assert all(0 <= i < 9 for i in ids)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_decoding_never_generates_padding_or_the_start_token(seed: int) -> None:
+    # Random weights make every token likely at some step; seed 4 once produced <pad>.
+    config = TransformerConfig(vocab_size=6, d_model=8, n_heads=2, d_ff=16)
+    model = Transformer(config, np.random.default_rng(seed))
+    src = np.array([[3, 4, 5], [5, 3, 4]])
+    for ids in [model.greedy_decode(src[0], 8), *model.greedy_decode_batch(src, 8)]:
+        assert config.pad_id not in ids and config.bos_id not in ids, ids
+    for step in model.generate(src[0], 8):
+        assert step.probs[config.pad_id] == 0.0 and step.probs[config.bos_id] == 0.0

@@ -264,6 +264,12 @@ class Transformer:
         return y @ self.w_out + self.b_out  # (..., n_y, d_model) -> (..., n_y, vocab_size)
     # --8<-- [end:decode]
 
+    def _forbid_specials(self, logits: Array) -> Array:
+        """Logits (..., vocab_size) with padding and the start token set to -inf: never generated."""
+        logits = logits.copy()
+        logits[..., [self.config.pad_id, self.config.bos_id]] = -np.inf
+        return logits
+
     # --8<-- [start:generate]
     def generate(self, src_ids: ArrayLike, max_new_tokens: int) -> Iterator[DecodeStep]:
         """Greedy decoding, one [DecodeStep][transformer_primer.model.DecodeStep] at a time.
@@ -291,7 +297,7 @@ class Transformer:
         ys = [self.config.bos_id]
         for _ in range(limit):
             logits = self.decode(np.array(ys), memory)[-1]  # (n_y, vocab_size) -> last row (vocab_size,)
-            probs = softmax(logits)  # (vocab_size,)
+            probs = softmax(self._forbid_specials(logits))  # (vocab_size,), 0 for padding and start
             chosen = int(np.argmax(probs))
             yield DecodeStep(list(ys), probs, chosen)
             if chosen == self.config.eos_id:
@@ -355,7 +361,7 @@ class Transformer:
         done = np.zeros(len(src_ids), dtype=bool)  # (batch,)
         for _ in range(limit):
             logits = self.decode(ys, memory, src_mask)[:, -1]  # (batch, n_y, vocab_size) -> (batch, vocab_size)
-            chosen = np.where(done, c.pad_id, np.argmax(logits, axis=-1))  # (batch,)
+            chosen = np.where(done, c.pad_id, np.argmax(self._forbid_specials(logits), axis=-1))  # (batch,)
             ys = np.concatenate([ys, chosen[:, None]], axis=1)  # (batch, n_y) -> (batch, n_y + 1)
             done |= chosen == c.eos_id
             if done.all():
