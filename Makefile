@@ -44,7 +44,18 @@ reproduce: $(STAMP)
 	done && rm -r $$out
 
 lint: $(STAMP)
-	$(BIN)/python -m ruff check src tests scripts
+	$(BIN)/python -m ruff check src tests scripts bench
+
+# Benchmark attention on one thread into bench/results.json (about five minutes; the
+# benchmark page and the tiled-attention lesson are built from that file: commit it).
+# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are set on these machines for old OpenBLAS builds
+# and slow a current one: they are unset for this command only, and the kernel that ran is
+# recorded (threadpoolctl). PyTorch is compared when installed (the torch extra).
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+	  MKL_NUM_THREADS=1 $(BIN)/python bench/run.py --out bench/results.json
 
 # Full-page PNGs of the home, lesson and notebook pages, desktop and phone, light and dark,
 # into screenshots/ (gitignored), to look at the layout by eye. Needs /usr/bin/chromium.
