@@ -54,17 +54,17 @@ def scaling_figure(results: dict) -> Figure:
     left, right = fig.subplots(1, 2)
     points = results["scaling"]["points"]
     styles = {"python": "x:", "textbook": "o-", "plain": "s-", "tiled": "^-", "torch": "d--"}
-    for variant, style in styles.items():
+    for color, (variant, style) in enumerate(styles.items()):  # one colour per variant in both panels
         xs = [p["n"] for p in points if variant in p["cases"]]
         if not xs:
             continue
         label = report.LABELS[variant].replace("`", "")
         left.plot(xs, [report.median(p["cases"][variant]) * 1e3 for p in points if variant in p["cases"]],
-                  style, label=label)
+                  style, color=f"C{color}", label=label)
         memory = [(p["n"], p["cases"][variant]["peak_bytes"] / 1e6) for p in points
                   if "peak_bytes" in p["cases"].get(variant, {})]
         if memory:
-            right.plot(*zip(*memory, strict=True), style, label=label)
+            right.plot(*zip(*memory, strict=True), style, color=f"C{color}", label=label)
     for ax, ylabel in ((left, "CPU time, median (ms)"), (right, "peak memory during the call (MB)")):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
