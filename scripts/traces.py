@@ -13,7 +13,9 @@ the example section that prints it::
     ```
 
 The marker must name the section that the page included last, so the code shown
-and the output shown cannot drift apart. Each section is run on its own, in a
+and the output shown cannot drift apart. A trace may be indented, as everything inside
+a collapsible block (``??? success "Solution"``) is: the marker, the fences and every
+line of the output then carry the same indentation, which is not part of the output. Each section is run on its own, in a
 fresh namespace (as a learner pasting it into ``python`` would), and its standard
 output is compared with the block.
 
@@ -45,10 +47,12 @@ NOTEBOOK = DOCS / "notebooks" / "original-notebook.ipynb"
 
 SNIPPET_MARK = "--8<--"
 INCLUDE_RE = re.compile(r'^\s*' + re.escape(SNIPPET_MARK) + r'\s+"(?P<ref>[^"]+)"\s*$', re.M)
-TRACE_RE = re.compile(
-    r"^<!-- trace: (?P<ref>\S+) -->\n```text[^\n]*\n(?P<body>.*?)^```$",
+TRACE_RE = re.compile(  # the closing fence has the marker's indentation
+    r"^(?P<indent>[ \t]*)<!-- trace: (?P<ref>\S+) -->\n"
+    r"(?P=indent)```text[^\n]*\n(?P<body>.*?)^(?P=indent)```$",
     re.M | re.S,
 )
+MARKER_RE = re.compile(r"^[ \t]*<!-- trace: (\S+) -->", re.M)
 SECTION_RE = r"^[ \t]*# {mark} \[start:{name}\][ \t]*\n(?P<body>.*?)^[ \t]*# {mark} \[end:{name}\]"
 
 
@@ -86,8 +90,32 @@ def run_section(ref: str) -> str:
 class Trace:
     page: Path
     ref: str
-    shown: str
+    shown: str  # the output on the page, its indentation removed
     span: tuple[int, int]
+    indent: str = ""  # "    " inside a collapsible block
+
+
+def unindent(body: str, indent: str) -> str:
+    """The output shown in an indented block: each line without the block's indentation.
+
+    A line that lacks it would end the block on the page: it is returned with a note, so it
+    differs from what the code prints and the check shows where it is.
+    """
+    lines = []
+    for line in body.rstrip("\n").split("\n"):
+        if line.startswith(indent):
+            line = line[len(indent):]
+        elif not line.strip(" \t"):
+            line = ""  # a blank line, with or without trailing spaces
+        else:
+            line = f"{line}    <- not indented by {indent!r}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def indented(output: str, indent: str) -> str:
+    """The output as written into a block with this indentation (blank lines stay empty)."""
+    return "\n".join(indent + line if line else "" for line in output.split("\n"))
 
 
 def find_traces(page: Path) -> list[Trace]:
@@ -102,7 +130,17 @@ def find_traces(page: Path) -> list[Trace]:
                 f"{display(page)}: trace of {match['ref']!r} follows an include "
                 f"of {last!r}; show the code whose output you show"
             )
-        traces.append(Trace(page, match["ref"], match["body"].rstrip("\n"), match.span("body")))
+        indent = match["indent"]
+        traces.append(Trace(page, match["ref"], unindent(match["body"], indent), match.span("body"),
+                            indent))
+    markers = MARKER_RE.findall(text)
+    if len(markers) != len(traces):  # a marker without its block would go unchecked
+        found = {t.ref for t in traces}
+        lost = [ref for ref in markers if ref not in found] or markers
+        raise ValueError(
+            f"{display(page)}: {len(markers)} trace marker(s) but {len(traces)} trace block(s); "
+            f"no ```text block with the marker's indentation follows {lost[0]!r}"
+        )
     return traces
 
 
@@ -193,7 +231,7 @@ def update() -> int:
             actual = run_section(trace.ref)
             if actual != trace.shown:
                 start, end = trace.span
-                text = text[:start] + actual + "\n" + text[end:]
+                text = text[:start] + indented(actual, trace.indent) + "\n" + text[end:]
                 changed += 1
         page.write_text(text, encoding="utf-8")
     wanted = build_notebook()

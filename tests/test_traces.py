@@ -59,3 +59,59 @@ def test_a_trace_must_follow_the_code_it_shows(tmp_path) -> None:
     )
     with pytest.raises(ValueError, match="follows an include of 'src/a.py:one'"):
         traces.find_traces(page)
+
+
+# --- traces inside a collapsible block (exercise solutions), indented by 4 spaces -------------
+
+SECTION = "src/transformer_primer/lessons/attention_math.py:dot_products"
+
+
+def solution_page(body: str) -> str:
+    """A page with one solution block: the include and its trace, indented as `???` needs."""
+    fence = "```"
+    return (
+        f'??? success "Solution"\n\n    {fence}python\n    --8<-- "{SECTION}"\n    {fence}\n\n'
+        f"    <!-- trace: {SECTION} -->\n    {fence}text title=\"Output\"\n{body}    {fence}\n"
+    )
+
+
+def test_an_indented_trace_is_found_and_checked(tmp_path, monkeypatch) -> None:
+    printed = traces.run_section(SECTION)
+    assert "\n\n" in f"\n{printed}", "the section should print a blank line to test them"
+    page = tmp_path / "page.md"
+    page.write_text(solution_page(traces.indented(printed, "    ") + "\n"), encoding="utf-8")
+    [trace] = traces.find_traces(page)
+    assert trace.indent == "    " and trace.shown == printed
+    monkeypatch.setattr(traces, "all_pages", lambda: [page])
+    assert [p for p in traces.check() if "page.md" in p] == []
+
+    # One changed digit inside the block is caught ...
+    page.write_text(solution_page(traces.indented(printed.replace("2", "3", 1), "    ") + "\n"),
+                    encoding="utf-8")
+    assert len([p for p in traces.check() if "page.md" in p]) == 1
+    # ... and so is a line that lost its indentation (it would end the block on the page).
+    lines = traces.indented(printed, "    ").split("\n")
+    last = len(lines) - 1
+    lines[last] = lines[last].lstrip()
+    page.write_text(solution_page("\n".join(lines) + "\n"), encoding="utf-8")
+    assert len([p for p in traces.check() if "page.md" in p]) == 1
+
+
+def test_update_rewrites_an_indented_trace_with_its_indentation(tmp_path, monkeypatch) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(solution_page("    stale output\n"), encoding="utf-8")
+    monkeypatch.setattr(traces, "all_pages", lambda: [page])
+    monkeypatch.setattr(traces, "NOTEBOOK", tmp_path / "notebook.ipynb")  # not the real one
+    assert traces.update() >= 1
+    text = page.read_text(encoding="utf-8")
+    assert text == solution_page(traces.indented(traces.run_section(SECTION), "    ") + "\n")
+    assert [p for p in traces.check() if "page.md" in p] == []
+
+
+def test_a_marker_without_its_block_is_an_error(tmp_path) -> None:
+    # The fence is not indented like the marker: the block would go unchecked, so refuse.
+    page = tmp_path / "page.md"
+    page.write_text(solution_page("    x\n").replace('    ```text title="Output"', '```text'),
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match="no ```text block with the marker's indentation"):
+        traces.find_traces(page)
