@@ -59,3 +59,55 @@ for d_k in d_ks:
         f"     {gradient['raw'][-1]:6.3f} {gradient['scaled'][-1]:8.3f}"
     )
 # --8<-- [end:scaling]
+
+
+# --8<-- [start:exercise_1]
+import numpy as np
+
+from transformer_primer.numerics import softmax
+
+rng = np.random.default_rng(0)
+d_k, n_keys = 4096, 16
+q = rng.normal(size=(200, d_k))  # (200, d_k): 200 queries
+k = rng.normal(size=(200, n_keys, d_k))  # (200, 16, d_k): 16 keys per query
+raw = np.einsum("qd,qkd->qk", q, k)  # (200, 16)
+print(f"d_k = {d_k}, {n_keys} keys per query")
+for name, scores in (("raw   ", raw), ("scaled", raw / np.sqrt(d_k))):
+    p = softmax(scores)  # (200, 16)
+    jacobian = p[:, :, None] * np.eye(n_keys) - p[:, :, None] * p[:, None, :]  # (200, 16, 16)
+    print(f"{name}  score std {scores.std():6.1f}   largest weight {p.max(axis=1).mean():.3f}"
+          f"   rows with a weight > 0.99: {np.mean(p.max(axis=1) > 0.99):.2f}"
+          f"   gradient {np.linalg.norm(jacobian, axis=(1, 2)).mean():.3f}")
+# --8<-- [end:exercise_1]
+
+
+# --8<-- [start:exercise_2]
+import numpy as np
+
+rng = np.random.default_rng(0)
+d_k = 256
+for scale in (1.0, 2.0, 0.5):
+    q = rng.normal(scale=scale, size=(2000, d_k))  # entries with variance scale^2
+    k = rng.normal(scale=scale, size=(2000, d_k))
+    scaled = (q * k).sum(axis=1) / np.sqrt(d_k)  # (2000,): one scaled score per pair
+    print(f"entries with std {scale:.1f}: variance of q.k / sqrt(d_k) = {scaled.var():6.2f}"
+          f"   (scale^4 = {scale ** 4:.4g})")
+# --8<-- [end:exercise_2]
+
+
+# --8<-- [start:exercise_3]
+import numpy as np
+
+from transformer_primer.numerics import softmax
+from transformer_primer.trace import fmt
+
+words = ["cat", "sat", "mat", "hat"]
+vectors = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 1.0]])  # hat = cat
+scores = vectors[0] @ vectors.T  # (4,): the 'cat' query against every key
+weights = softmax(scores / np.sqrt(3))  # (4,)
+print("keys:                     ", words)
+print("scores of 'cat':          ", fmt(scores, 1))
+print("softmax(scores / sqrt(3)):", fmt(weights))
+print("without 'hat':            ", fmt(softmax(scores[:3] / np.sqrt(3))))
+print("'cat' + 'hat' together:   ", fmt(weights[0] + weights[3]))
+# --8<-- [end:exercise_3]

@@ -99,3 +99,76 @@ for number, s in enumerate(net.generate(src_ids, max_new_tokens=model.max_chars 
 print()
 print(f"{text!r} -> {model.translate(text)!r}")
 # --8<-- [end:trained]
+
+
+# --8<-- [start:exercise_1]
+import numpy as np
+
+from transformer_primer.model import Transformer, TransformerConfig
+from transformer_primer.trace import fmt
+
+vocab = ["<pad>", "<bos>", "<eos>", "hello", "world", "bonjour", "le", "monde"]
+config = TransformerConfig(vocab_size=len(vocab), d_model=8, n_heads=2, d_ff=16, n_layers=1)
+model = Transformer(config, np.random.default_rng(2))  # the lesson's random model
+forward = np.array([vocab.index("hello"), vocab.index("world")])  # (2,)
+swapped = forward[::-1]  # (2,): ['world', 'hello']
+
+memory, memory_swapped = model.encode(forward), model.encode(swapped)  # each (2, d_model)
+print("with positions:    largest |memory(swapped) - memory with its rows swapped| =",
+      fmt(np.abs(memory_swapped - memory[::-1]).max()))
+
+layer = model.encoder_layers[0]
+no_pos, no_pos_swapped = layer(model.embedding(forward)), layer(model.embedding(swapped))  # (2, d_model): no positions
+print("without positions: largest |memory(swapped) - memory with its rows swapped| =",
+      fmt(np.abs(no_pos_swapped - no_pos[::-1]).max()))
+# --8<-- [end:exercise_1]
+
+
+# --8<-- [start:exercise_2]
+import numpy as np
+
+from transformer_primer import pretrained
+from transformer_primer.trace import fmt
+
+model = pretrained("reverse")
+vocab, net = model.vocab, model.model
+src_ids = model.encode("hello world")  # (11,)
+memory = net.encode(src_ids)  # (11, d_model)
+loop = list(net.generate(src_ids, max_new_tokens=model.max_chars + 1))  # one DecodeStep per token
+written = [s.chosen for s in loop]  # the greedy loop's choices, <eos> last
+loop_logits = np.array([net.decode(np.array(s.input_ids), memory)[-1] for s in loop])  # (12, vocab_size)
+
+tgt_in = np.array([vocab.bos_id, *written[:-1]])  # (12,): <bos> + everything the loop wrote
+logits = net.decode(tgt_in, memory)  # (12, vocab_size): every position in ONE pass
+one_pass = logits.argmax(axis=-1)  # (12,)
+print("the loop wrote:  ", [vocab.tokens[i] for i in written])
+print("one pass writes: ", [vocab.tokens[i] for i in one_pass])
+print("largest |logits of the loop - logits of the one pass|:", fmt(np.abs(loop_logits - logits).max()))
+# --8<-- [end:exercise_2]
+
+
+# --8<-- [start:exercise_3]
+import numpy as np
+
+from transformer_primer import pretrained
+
+model = pretrained("reverse")
+vocab, net = model.vocab, model.model
+
+
+def greedy(memory):
+    """The decoder's greedy loop, written out, reading the memory it is given."""
+    ids = [vocab.bos_id]
+    while len(ids) <= model.max_chars:
+        logits = net.decode(np.array(ids), memory)[-1]  # (vocab_size,): scores of the next token
+        logits[[vocab.pad_id, vocab.bos_id]] = -np.inf  # never generated
+        ids.append(int(np.argmax(logits)))
+        if ids[-1] == vocab.eos_id:
+            break
+    return "".join(vocab.tokens[i] for i in ids[1:] if i != vocab.eos_id)
+
+
+for text in ("hello world", "abc"):
+    memory = net.encode(model.encode(text))  # (n_x, d_model): all the decoder knows of the source
+    print(f"{text!r:<14} real memory -> {greedy(memory)!r:<14} zero memory -> {greedy(np.zeros_like(memory))!r}")
+# --8<-- [end:exercise_3]

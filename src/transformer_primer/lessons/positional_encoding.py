@@ -83,3 +83,64 @@ print("dog bites man:", fmt(dog_first))
 print("man bites dog:", fmt(dog_last))
 print("largest difference:", fmt(np.abs(dog_first - dog_last).max()))
 # --8<-- [end:with_positions]
+
+
+# --8<-- [start:exercise_1]
+import numpy as np
+
+from transformer_primer.attention import MultiHeadAttention
+from transformer_primer.masks import causal_mask
+from transformer_primer.trace import fmt
+
+rng = np.random.default_rng(3)
+d_model = 4
+vocab = {"dog": 0, "bites": 1, "man": 2}
+embedding_table = rng.normal(size=(len(vocab), d_model))  # (vocab, d_model), as in the lesson
+mha = MultiHeadAttention(d_model=d_model, n_heads=2, rng=rng)
+
+outputs = {}
+for sentence in (["dog", "bites", "man"], ["man", "bites", "dog"]):
+    x = embedding_table[[vocab[w] for w in sentence]]  # (3, d_model): still no positional encoding
+    outputs[" ".join(sentence)], _ = mha(x, x, x, mask=causal_mask(3))  # (3, d_model)
+
+dog_first, dog_last = outputs["dog bites man"][0], outputs["man bites dog"][2]
+print("with a causal mask, 'dog' in dog bites man:", fmt(dog_first))
+print("with a causal mask, 'dog' in man bites dog:", fmt(dog_last))
+print("largest difference:", fmt(np.abs(dog_first - dog_last).max()))
+# --8<-- [end:exercise_1]
+
+
+# --8<-- [start:exercise_2]
+import numpy as np
+
+from transformer_primer.positional import sinusoidal_positional_encoding
+from transformer_primer.trace import fmt
+
+n_positions, d_model = 50, 64
+pe = sinusoidal_positional_encoding(n_positions, d_model)  # (50, 64)
+similarity = pe @ pe.T  # (50, 50): similarity[p, r] = PE[p] . PE[r]
+spread = max(np.ptp(np.diagonal(similarity, k)) for k in range(n_positions))  # 0 if each diagonal is constant
+print(f"{n_positions} positions, d_model = {d_model}")
+print("largest spread along any diagonal of PE PE^T:", fmt(spread))
+print("PE[p] . PE[p + k] for k = 0, 1, 2, 4, 8, 16, 32:",
+      fmt(np.array([similarity[0, k] for k in (0, 1, 2, 4, 8, 16, 32)]), 1))
+# --8<-- [end:exercise_2]
+
+
+# --8<-- [start:exercise_3]
+import numpy as np
+
+from transformer_primer.positional import sinusoidal_positional_encoding
+from transformer_primer.trace import fmt
+
+n_positions, d_model, k = 20, 8, 3
+pe = sinusoidal_positional_encoding(n_positions, d_model)  # (20, 8)
+omega = 1.0 / 10000.0 ** (np.arange(0, d_model, 2) / d_model)  # (4,): the angle per position of each pair
+rotation = np.zeros((d_model, d_model))  # block diagonal: one 2x2 rotation by k * omega_i per pair
+for i, w in enumerate(omega):
+    c, s = np.cos(k * w), np.sin(k * w)
+    rotation[2 * i:2 * i + 2, 2 * i:2 * i + 2] = [[c, -s], [s, c]]  # (sin, cos) of pos -> of pos + k
+shifted = pe[:-k] @ rotation  # (17, 8): every PE[pos] turned by the same matrix
+print(f"largest |PE[pos] R - PE[pos + {k}]| over pos = 0..{n_positions - k - 1}:", fmt(np.abs(shifted - pe[k:]).max()))
+print("R is a rotation, largest |R R^T - I|:", fmt(np.abs(rotation @ rotation.T - np.eye(d_model)).max()))
+# --8<-- [end:exercise_3]

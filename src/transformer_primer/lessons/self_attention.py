@@ -137,3 +137,41 @@ for h in range(n_heads):
     show(f"head {h} (rows = queries {tokens}, columns = keys)", weights[h])
 show("output (n, d_model)", output)
 # --8<-- [end:multi_head]
+
+
+# --8<-- [start:exercise_1]
+import numpy as np
+
+from transformer_primer.attention import scaled_dot_product_attention
+from transformer_primer.masks import padding_mask
+from transformer_primer.trace import fmt, show
+
+rng = np.random.default_rng(7)
+q, k, v = rng.normal(size=(3, 3, 4))  # each (n, d_k) = (3, 4): three tokens, 'AI' is now padding
+mask = padding_mask([2], 3)[0]  # (batch, 1, n_k) -> (1, n_k) = (1, 3): keys 0 and 1 are real
+output, weights = scaled_dot_product_attention(q, k, v, mask=mask)  # the mask broadcasts to (3, 3)
+show("weights with key 2 padded (rows = queries, columns = keys)", weights)
+print("weight on the padded key, per query:", fmt(weights[:, 2]))
+print("row sums:", fmt(weights.sum(axis=-1)))
+short, _ = scaled_dot_product_attention(q, k[:2], v[:2])  # the padded key deleted: (3, 2) weights
+print("largest difference from attention without key 2 at all:", fmt(np.abs(output - short).max()))
+# --8<-- [end:exercise_1]
+
+
+# --8<-- [start:exercise_2]
+import numpy as np
+
+from transformer_primer.attention import split_heads
+
+n, d_model, n_heads = 3, 8, 2
+d_k = d_model // n_heads  # 4
+x = np.arange(n * d_model).reshape(n, d_model)  # (3, 8): entry (i, j) is 8 i + j, from token i
+right = split_heads(x, n_heads)  # (n_heads, n, d_k) = (2, 3, 4)
+wrong = x.reshape(n_heads, n, d_k)  # (2, 3, 4) as well, filled in memory order
+for name, heads in (("split_heads", right), ("plain reshape", wrong)):
+    print(f"{name}: head 0 =")
+    print(heads[0])
+    tokens = [int(row[0]) // d_model for row in heads[0]]  # the token each row was cut from
+    print(f"  its rows come from tokens {tokens}")
+print("same shape:", right.shape == wrong.shape, "  same numbers:", bool((right == wrong).all()))
+# --8<-- [end:exercise_2]

@@ -124,3 +124,56 @@ for t, token in enumerate(rows):
     j = int(np.argmax(weights[t]))
     print(f"writing {token!r:<8} looks most at source position {j:>2} ({text[j]!r}), weight {weights[t, j]:.2f}")
 # --8<-- [end:cross_attention]
+
+# --8<-- [start:exercise_1]
+import numpy as np
+
+from transformer_primer import pretrained
+
+history = pretrained("reverse").history
+lengths = np.arange(1, 17)  # strings of 1 to 16 characters, equally likely, each plus <eos>
+print(" step   token acc   if errors were independent   valid exact")
+for step, exact in zip(history["valid_step"], history["valid_exact"], strict=True):
+    accuracy = history["token_accuracy"][list(history["step"]).index(step)]
+    independent = np.mean(accuracy ** (lengths + 1))  # every token of a string right
+    print(f"{step:>5}   {accuracy:9.3f}   {independent:26.3f}   {exact:11.3f}")
+# --8<-- [end:exercise_1]
+
+# --8<-- [start:exercise_2]
+import numpy as np
+
+from transformer_primer import pretrained
+
+text = "hello world"
+for task in ("reverse", "sort"):
+    model = pretrained(task)
+    vocab, net = model.vocab, model.model
+    answer = model.translate(text)
+    memory = net.encode(model.encode(text))  # (11, d_model)
+    wrong = answer[:2] + "x" + answer[3:]  # one wrong character, third position
+    for name, fed in (("the right characters", answer), ("a wrong 3rd character", wrong)):
+        tgt_in = np.array([vocab.bos_id, *vocab.encode(fed)])  # (12,): teacher forcing with what we choose
+        predicted = net.decode(tgt_in, memory).argmax(axis=-1)[:-1]  # (11,): the next character at each position
+        print(f"{task:<8} fed {name:<22} {fed!r}  ->  predicts {''.join(vocab.tokens[i] for i in predicted)!r}")
+# --8<-- [end:exercise_2]
+
+# --8<-- [start:exercise_3]
+import numpy as np
+
+from transformer_primer import pretrained
+
+model = pretrained("sort")
+text = "hello world"
+output = model.translate(text)
+vocab, net = model.vocab, model.model
+tgt_in = np.array([vocab.bos_id, *vocab.encode(output)])  # what the decoder was fed
+net.decode(tgt_in, net.encode(np.array(vocab.encode(text))))  # one pass; the layer keeps its weights
+weights = net.decoder_layers[0].last_cross_attention.mean(axis=0)  # (n_y, n_x), mean of the heads
+print(f"{text!r} -> {output!r}")
+same = 0  # rows whose strongest source position holds the very character being written
+for t, char in enumerate(output):
+    j = int(np.argmax(weights[t]))
+    same += text[j] == char
+    print(f"writing {char!r}  looks most at source position {j:>2} ({text[j]!r}), weight {weights[t, j]:.2f}")
+print(f"{same} of {len(output)} rows look most at a copy of the character they write")
+# --8<-- [end:exercise_3]

@@ -127,3 +127,66 @@ for n in (2, 4, 8, 16, 32):
         change["attention"] += np.linalg.norm(attention(x_changed)[-1] - attention(x)[-1]) / trials
     print(f"{n:5d} {change['rnn']:10.1e} {change['attention']:10.1e}")
 # --8<-- [end:path_length]
+
+
+# --8<-- [start:exercise_1]
+def matmul_flops(a, b, c):
+    """FLOPs of an (a, b) @ (b, c) product: a * c dot products of length b, 2 FLOPs per term."""
+    return 2 * a * b * c
+
+
+def rnn_flops(n, d):
+    return matmul_flops(n, d, d) + n * matmul_flops(1, d, d)  # X W_x at once, then n times h W_h
+
+
+def attention_flops(n, d):
+    return matmul_flops(n, d, n) + matmul_flops(n, n, d)  # Q K^T, then weights V
+
+
+print("    d   first n where attention costs more FLOPs than the RNN")
+for d in (16, 64, 256, 512):
+    crossover = next(n for n in range(1, 10_000) if attention_flops(n, d) > rnn_flops(n, d))
+    print(f"{d:5d}   {crossover:5d}")
+# --8<-- [end:exercise_1]
+
+
+# --8<-- [start:exercise_2]
+import numpy as np
+
+from transformer_primer.rnn import ElmanRNN
+
+d, trials = 16, 20
+print("change of the LAST output when the FIRST token is replaced (mean over 20 sequences)")
+for scale in (1.0, 3.0):
+    rng = np.random.default_rng(0)
+    rnn = ElmanRNN(d_in=d, d_hidden=d, rng=rng)
+    rnn.w_h = rnn.w_h * scale  # (d, d): a weaker or a stronger recurrence
+    radius = np.abs(np.linalg.eigvals(rnn.w_h)).max()  # how much W_h can stretch a vector, step after step
+    changes = []
+    for n in (2, 8, 32):
+        change = 0.0
+        for _ in range(trials):
+            x = rng.normal(size=(n, d))  # (n, d)
+            x_changed = x.copy()
+            x_changed[0] = rng.normal(size=d)  # a different first token
+            change += np.linalg.norm(rnn(x_changed)[-1] - rnn(x)[-1]) / trials
+        changes.append(f"n = {n}: {change:7.1e}")
+    print(f"W_h x {scale:.0f} (largest |eigenvalue| {radius:.2f})   " + "   ".join(changes))
+# --8<-- [end:exercise_2]
+
+
+# --8<-- [start:exercise_3]
+import numpy as np
+
+from transformer_primer.attention import scaled_dot_product_attention
+from transformer_primer.masks import causal_mask
+from transformer_primer.trace import show
+
+rng = np.random.default_rng(0)
+n, d = 6, 4
+x = rng.normal(size=(n, d))  # (6, 4): six token vectors
+w_q, w_k, w_v = rng.normal(size=(3, d, d))  # each (d, d)
+_, weights = scaled_dot_product_attention(x @ w_q, x @ w_k, x @ w_v, mask=causal_mask(n))  # (6, 6), one call
+show("causal attention weights (rows = positions, columns = the tokens they read)", weights)
+print("positions whose output reads token 3:", [t for t in range(n) if weights[t, 3] > 0])
+# --8<-- [end:exercise_3]
