@@ -9,16 +9,24 @@ written into ``docs/``, so ``mkdocs serve`` does not rebuild in a loop.
 Pages show them as ``![alt text](../figures/<name>.svg)``. The SVGs are deterministic
 (fixed ``svg.hashsalt``, no date) and readable in the light and the dark scheme: a
 transparent background, mid-grey text, and numbers written on the cells themselves.
+
+Attention heatmaps can also be read by hovering: an SVG shown by ``<img>`` cannot react to the
+mouse, so the page gets, over the picture, one invisible grid per heatmap, one ``<span
+title="query 'I', key 'love': weight 0.024">`` per cell (Material shows the title as a
+tooltip). The grid's place is computed from the drawn figure, its texts from the same weights.
 """
 
 from __future__ import annotations
 
 import contextlib
+import html
 import importlib.util
 import io
 import re
 import sys
+import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -62,10 +70,40 @@ def run_section(ref: str) -> dict[str, object]:
     return namespace
 
 
+@dataclass(frozen=True)
+class HoverGrid:
+    """A heatmap's cells on its figure, and the text of each cell (row by row).
+
+    ``left``, ``top``, ``width`` and ``height`` are fractions of the figure's width and
+    height, from its top left corner.
+    """
+
+    left: float
+    top: float
+    width: float
+    height: float
+    texts: tuple[tuple[str, ...], ...]
+
+
+_HOVER: weakref.WeakKeyDictionary[Figure, list[tuple[Axes, list[list[str]]]]] = weakref.WeakKeyDictionary()
+
+
+def hover_text(query: str, key: str, weight: float, xlabel: str, ylabel: str) -> str:
+    """What hovering a cell shows: ``query 'I', key 'love': weight 0.024`` (axis names shortened)."""
+    short = lambda label: label.split(" (")[0]  # noqa: E731 - "query (attending)" -> "query"
+    return f"{short(ylabel)} {query!r}, {short(xlabel)} {key!r}: weight {weight:.3f}"
+
+
 def heatmap(fig: Figure, ax: Axes, weights: np.ndarray, rows: Sequence[str], columns: Sequence[str],
             title: str, xlabel: str = "key (attended to)", ylabel: str = "query (attending)",
             colorbar: bool = True) -> None:
-    """Attention weights as a labelled heatmap: rows are queries, columns are keys."""
+    """Attention weights as a labelled heatmap: rows are queries, columns are keys.
+
+    The text of each cell for hovering is kept with the figure (see ``hover_grids``).
+    """
+    texts = [[hover_text(r, c, float(w), xlabel, ylabel) for c, w in zip(columns, row, strict=True)]
+             for r, row in zip(rows, weights, strict=True)]
+    _HOVER.setdefault(fig, []).append((ax, texts))
     image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_xticks(range(len(columns)), labels=list(columns))
     ax.set_yticks(range(len(rows)), labels=list(rows))
@@ -204,15 +242,78 @@ def to_svg(fig: Figure) -> str:
     return HASHED_ID.sub(lambda m: names.get(m[0], m[0]), svg)
 
 
+def hover_grids(fig: Figure) -> list[HoverGrid]:
+    """The hover grid of each heatmap of a figure that has been saved (its layout is final)."""
+    width, height = fig.bbox.width, fig.bbox.height  # display pixels, y upwards
+    grids = []
+    for ax, texts in _HOVER.get(fig, []):
+        n_rows, n_cols = len(texts), len(texts[0])
+        (x0, y_top), (x1, y_bottom) = ax.transData.transform([(-0.5, -0.5), (n_cols - 0.5, n_rows - 0.5)])
+        grids.append(HoverGrid(left=x0 / width, top=1 - y_top / height, width=(x1 - x0) / width,
+                               height=(y_top - y_bottom) / height,
+                               texts=tuple(tuple(row) for row in texts)))
+    return grids
+
+
 def render_all() -> dict[str, str]:
     """Every figure, by file name."""
-    return {name: to_svg(draw(name)) for name in FIGURES}
+    return {name: svg for name, (svg, _) in render_with_grids().items()}
+
+
+def render_with_grids() -> dict[str, tuple[str, list[HoverGrid]]]:
+    """Every figure, by file name: its SVG and the hover grids of its heatmaps."""
+    out = {}
+    for name in FIGURES:
+        fig = draw(name)
+        svg = to_svg(fig)
+        out[name] = (svg, hover_grids(fig))
+    return out
+
+
+def title_attribute(text: str) -> str:
+    """``text`` as the value of a ``title`` attribute that Material's tooltip shows as ``text``.
+
+    Material inserts a title into its tooltip as HTML, so ``<pad>`` would vanish as an unknown
+    tag: the attribute holds the text HTML-escaped once (and escaped again for the attribute).
+    """
+    return html.escape(html.escape(text, quote=False), quote=False).replace('"', "&quot;")
+
+
+def hover_html(grids: list[HoverGrid]) -> str:
+    """The invisible grids laid over a figure: one titled span per cell."""
+    out = []
+    for g in grids:
+        rows, cols = len(g.texts), len(g.texts[0])
+        style = (f"left:{100 * g.left:.2f}%;top:{100 * g.top:.2f}%;width:{100 * g.width:.2f}%;"
+                 f"height:{100 * g.height:.2f}%;grid-template:repeat({rows},1fr)/repeat({cols},1fr)")
+        cells = "".join(f'<span title="{title_attribute(text)}"></span>' for row in g.texts for text in row)
+        out.append(f'<span class="heatmap-grid" style="{style}">{cells}</span>')
+    return "".join(out)
+
+
+GRIDS: dict[str, list[HoverGrid]] = {}  # filled by on_files, read by on_page_content
+IMG_RE = re.compile(r'<img alt="[^"]*" src="(?:\.\./)*figures/(?P<name>[^"/]+\.svg)" />')
 
 
 def on_files(files, config):  # noqa: ANN001, ANN201 - MkDocs hook signature
     """Add every figure to the build as ``figures/<name>.svg``."""
     from mkdocs.structure.files import File
 
-    for name, svg in render_all().items():
+    GRIDS.clear()
+    for name, (svg, grids) in render_with_grids().items():
         files.append(File.generated(config, f"figures/{name}", content=svg))
+        if grids:
+            GRIDS[name] = grids
     return files
+
+
+def on_page_content(content, page, config, files):  # noqa: ANN001, ANN201 - MkDocs hook signature
+    """Lay the hover grids over each heatmap figure the page shows (see the module docstring)."""
+
+    def wrap(match: re.Match[str]) -> str:
+        grids = GRIDS.get(match["name"])
+        if not grids:
+            return match[0]
+        return f'<span class="heatmap">{match[0]}{hover_html(grids)}</span>'
+
+    return IMG_RE.sub(wrap, content)
