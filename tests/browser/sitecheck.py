@@ -182,6 +182,10 @@ class Visit:
     notebook: bool = False
     notebook_outputs: int = 0
     empty_outputs: int = 0
+    footer_prev: str | None = None  # href of Material's "Previous" footer link
+    footer_next: str | None = None
+    abbrs: int = 0  # <abbr title> in the article, outside code blocks (hover definitions)
+    abbrs_in_code: int = 0  # <abbr> inside a code block: must never happen
     copies: list[CodeCopy] = field(default_factory=list)
     clipboard: str | None = None  # the system clipboard after the last copy button
 
@@ -243,6 +247,11 @@ _COLLECT = r"""() => {
     outputs: outputs.length,
     emptyOutputs: outputs.filter(o => !o.textContent.trim()
       && !o.querySelector('img, svg, canvas, iframe, video')).length,
+    footerPrev: document.querySelector('a.md-footer__link--prev')?.href ?? null,
+    footerNext: document.querySelector('a.md-footer__link--next')?.href ?? null,
+    abbrs: [...document.querySelectorAll('article abbr[title]')]
+      .filter(a => !a.closest('pre')).length,
+    abbrsInCode: document.querySelectorAll('pre abbr, .highlight abbr').length,
   };
 }"""
 
@@ -400,6 +409,8 @@ class Visitor:
         record.notebook = data["notebook"]
         record.notebook_outputs = data["outputs"]
         record.empty_outputs = data["emptyOutputs"]
+        record.footer_prev, record.footer_next = data["footerPrev"], data["footerNext"]
+        record.abbrs, record.abbrs_in_code = data["abbrs"], data["abbrsInCode"]
         if copy:
             result = page.evaluate(_COPY_ALL, [COPY_BUTTONS, _SENTINEL])
             record.copies = [
@@ -561,6 +572,70 @@ def check_notebook_outputs(visits: list[Visit]) -> list[str]:
         elif v.empty_outputs:
             problems.append(f"{v.path}: {v.empty_outputs} empty notebook output(s)")
     return problems
+
+
+def check_footer_links(visits: list[Visit], paths: Iterable[str]) -> list[str]:
+    """Check 7: each of `paths` has a "Previous" and a "Next" link in its footer (Material's
+    navigation.footer); where they lead is checked with every other link."""
+    problems, wanted = [], set(paths)
+    for v in visits:
+        if v.path in wanted:
+            problems += [f"{v.path}: no {name} link in the footer"
+                         for name, href in (("previous", v.footer_prev), ("next", v.footer_next))
+                         if not href]
+    return problems
+
+
+def check_abbreviations(visits: list[Visit], paths: Iterable[str]) -> list[str]:
+    """Check 8: each of `paths` defines some term on hover (an <abbr title> in the article's
+    prose), and no page has an <abbr> inside a code block."""
+    problems, wanted = [], set(paths)
+    for v in visits:
+        if v.path in wanted and not v.abbrs:
+            problems.append(f"{v.path}: no term with a definition on hover (<abbr title>)")
+        if v.abbrs_in_code:
+            problems.append(f"{v.path}: {v.abbrs_in_code} <abbr> inside code blocks")
+    return problems
+
+
+_TOOLTIP = """(text) => [...document.querySelectorAll('.md-tooltip2--active')]
+    .some(t => t.textContent.trim() === text)"""
+
+
+def check_hover(browser: Any, base: str, path: str, selectors: Iterable[str], *,
+                timeout_ms: int = 3_000) -> tuple[list[str], list[str]]:
+    """Hover the first element matching each selector on `path`: a tooltip must show the text
+    of its title (as Material shows it: the title is HTML, so `&lt;` shows as `<`).
+
+    Returns the problems and the texts the tooltips showed.
+    """
+    problems, shown = [], []
+    context = new_context(browser, base)
+    try:
+        page = context.new_page()
+        page.goto(base + path, wait_until="load")
+        for selector in selectors:
+            target = page.locator(selector).first
+            if not target.count():
+                problems.append(f"{path}: nothing matches {selector!r} to hover")
+                continue
+            target.scroll_into_view_if_needed(timeout=timeout_ms)
+            title = target.get_attribute("title") or ""
+            text = page.evaluate("t => { const e = document.createElement('div'); e.innerHTML = t; "
+                                 "return e.textContent.trim(); }", title)
+            if not text:
+                problems.append(f"{path}: {selector!r} has no title to show")
+                continue
+            page.mouse.move(0, 0)
+            target.hover(timeout=timeout_ms)
+            try:
+                page.wait_for_function(_TOOLTIP, arg=text, timeout=timeout_ms)
+                shown.append(text)
+            except Exception:
+                problems.append(f"{path}: hovering {selector!r} shows no tooltip {text!r}")
+    finally:
+        context.close()
+    return problems, shown
 
 
 def page_weight(visits: list[Visit], budget: int = PAGE_BUDGET_BYTES) -> tuple[str, list[str]]:

@@ -52,6 +52,8 @@ BROKEN = f"""<!doctype html>
 <img src="http://example.com/x.png">
 <img src="/nothere.png" alt="a picture that is not there">
 <div style="width: 2000px">too wide for a phone</div>
+<p>A <abbr title="A definition that no tooltip shows">term</abbr> outside any article.</p>
+<pre><code>x = <abbr title="a definition in code">y</abbr></code></pre>
 <input type="checkbox" id="__drawer" hidden>
 <label class="md-header__button" for="__drawer">menu (opens nothing)</label>
 <div class="language-pycon highlight"><pre id="__code_0"><code><span id="__span-0-1"><span
@@ -219,6 +221,19 @@ def test_search_and_palette(broken: Any, browser: Any) -> None:
         "/: no search box (input.md-search__input)"]
     assert sitecheck.check_palette_toggle(browser, base, timeout_ms=500) == [
         "/: no visible palette toggle (schemes so far: [None])"]
+
+
+def test_reading_aids(broken: Any, browser: Any) -> None:
+    base, visits = broken
+    _only_about(sitecheck.check_footer_links(visits, ["/"]),
+                "/: no previous link in the footer", "/: no next link in the footer")
+    _only_about(sitecheck.check_abbreviations(visits, ["/"]),
+                "/: no term with a definition on hover", "/: 1 <abbr> inside code blocks")
+    problems, shown = sitecheck.check_hover(browser, base, "/", ["p abbr[title]", "#nowhere"],
+                                            timeout_ms=500)
+    assert shown == [], shown
+    _only_about(problems, "/: hovering 'p abbr[title]' shows no tooltip "
+                "'A definition that no tooltip shows'", "/: nothing matches '#nowhere'")
 
 
 def test_pycon_input_without_line_spans() -> None:
