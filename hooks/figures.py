@@ -53,6 +53,9 @@ STYLE = {
     "legend.labelcolor": GREY,
     "legend.frameon": False,
     "font.size": 10,
+    # Written into every <text> of the SVG: a short list (the default one is ten names long)
+    # keeps the pages light; the browser draws with the first it has, else its sans-serif.
+    "font.sans-serif": ["DejaVu Sans", "Verdana", "Arial", "Helvetica"],
     "axes.titlesize": 10,
 }
 
@@ -239,7 +242,11 @@ def to_svg(fig: Figure) -> str:
     svg = buffer.getvalue()
     ids = dict.fromkeys(m[0] for m in HASHED_ID.finditer(" ".join(re.findall(r'\bid="([^"]+)"', svg))))
     names = {old: f"{HASHED_ID.match(old)[1]}{n}" for n, old in enumerate(ids)}
-    return HASHED_ID.sub(lambda m: names.get(m[0], m[0]), svg)
+    svg = HASHED_ID.sub(lambda m: names.get(m[0], m[0]), svg)
+    return NO_ROTATION.sub("", svg)  # matplotlib writes rotate(-0 x y) on every upright text
+
+
+NO_ROTATION = re.compile(r' transform="rotate\(-0 [-\d.]+ [-\d.]+\)"')
 
 
 def hover_grids(fig: Figure) -> list[HoverGrid]:
