@@ -638,6 +638,56 @@ def check_hover(browser: Any, base: str, path: str, selectors: Iterable[str], *,
     return problems, shown
 
 
+_NOTEBOOK_LAYOUT = r"""() => {
+  const wrapper = document.querySelector('.jupyter-wrapper');
+  if (!wrapper) return {missing: true};
+  const full = wrapper.getBoundingClientRect().width;
+  const narrow = [...document.querySelectorAll('.jp-InputArea-editor')]
+    .map(e => e.getBoundingClientRect().width).filter(w => w < 0.95 * full);
+  // An output wraps when its text takes more line boxes than it has lines.
+  const wrapped = [];
+  for (const pre of document.querySelectorAll('.jp-RenderedText pre')) {
+    const range = document.createRange();
+    range.selectNodeContents(pre);
+    const tops = new Set([...range.getClientRects()].filter(r => r.width > 0)
+      .map(r => Math.round(r.top)));
+    const lines = pre.textContent.replace(/\n$/, '').split('\n').length;
+    if (tops.size > lines)
+      wrapped.push(`${pre.textContent.trim().split('\n')[0].slice(0, 40)} (${lines} lines `
+                   + `shown on ${tops.size})`);
+  }
+  return {full, narrow: narrow.map(Math.round), wrapped,
+          scroll: document.documentElement.scrollWidth, inner: window.innerWidth};
+}"""
+
+
+def check_notebook_layout(browser: Any, base: str, paths: Iterable[str],
+                          viewports: Iterable[dict[str, int]] = (DESKTOP, PHONE)) -> list[str]:
+    """Check 9: on notebook pages, at each width, code cells use the page's width (>= 95%),
+    outputs keep their printed lines (no wrapping), and the page does not scroll sideways."""
+    problems = []
+    for viewport in viewports:
+        context = new_context(browser, base, viewport=viewport)
+        try:
+            page = context.new_page()
+            for path in paths:
+                page.goto(base + path, wait_until="load")
+                where = f"{path} at {viewport['width']}px"
+                got = page.evaluate(_NOTEBOOK_LAYOUT)
+                if got.get("missing"):
+                    problems.append(f"{where}: not a notebook page (.jupyter-wrapper)")
+                    continue
+                if got["narrow"]:
+                    problems.append(f"{where}: {len(got['narrow'])} code cell(s) narrower than "
+                                    f"95% of the page's {got['full']:.0f}px: {got['narrow'][:3]}")
+                problems += [f"{where}: output wraps: {w}" for w in got["wrapped"]]
+                if got["scroll"] > got["inner"]:
+                    problems.append(f"{where}: scrolls sideways ({got['scroll']}px)")
+        finally:
+            context.close()
+    return problems
+
+
 def page_weight(visits: list[Visit], budget: int = PAGE_BUDGET_BYTES) -> tuple[str, list[str]]:
     """Check 6: a report of the bytes each page transfers, and the pages over budget.
 

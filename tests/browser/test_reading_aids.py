@@ -1,7 +1,8 @@
 """The reading aids of the lessons (issue 5), in Chromium: previous / next links, definitions
-on hover (from the glossary, hooks/glossary.py) and the cells of attention heatmaps on hover
-(hooks/figures.py). The checks are in sitecheck.py; test_checks_catch_breakage.py shows that
-they fail on a page without these aids.
+on hover (from the glossary, hooks/glossary.py), the cells of attention heatmaps on hover
+(hooks/figures.py), and notebook pages laid out for reading (docs/stylesheets/extra.css). The
+checks are in sitecheck.py; test_checks_catch_breakage.py and the last test here show that
+they fail on pages without these aids.
 """
 
 from __future__ import annotations
@@ -72,3 +73,32 @@ def test_hovering_a_heatmap_cell_shows_the_weight_the_trace_prints(
     _fail_if(problems, "heatmap cells on hover")
     assert shown == [f"query '{query}', key '{key}': weight {weight}",
                      "query 'hi', key '<pad>': weight 0.000"]
+
+
+def test_notebook_pages_use_the_width_and_keep_output_lines(
+    browser: Any, site_base: str, pages: list[str]
+) -> None:
+    notebooks = [p for p in pages if p.startswith("/notebooks/")]
+    assert len(notebooks) >= 2, pages
+    _fail_if(sitecheck.check_notebook_layout(browser, site_base, notebooks), "notebook layout")
+
+
+NARROW_NOTEBOOK = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>nb</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head><body>
+<div class="jupyter-wrapper" style="width: 300px"><div class="jp-Notebook">
+<div class="jp-InputArea-editor" style="width: 200px">print("hello world " * 3)</div>
+<div class="jp-RenderedText" style="width: 120px"><pre style="white-space: pre-wrap; word-break: break-all">hello world hello world hello world
+</pre></div></div></div></body></html>
+"""
+
+
+def test_the_notebook_check_catches_a_narrow_cell_and_a_wrapped_output(
+    browser: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "nb").mkdir()
+    (tmp_path / "nb" / "index.html").write_text(NARROW_NOTEBOOK, encoding="utf-8")
+    with sitecheck.serve(tmp_path) as base:
+        problems = sitecheck.check_notebook_layout(browser, base, ["/nb/"], [sitecheck.PHONE])
+    text = "\n".join(problems)
+    assert "/nb/ at 375px: 1 code cell(s) narrower than 95% of the page's 300px: [200]" in text
+    assert "/nb/ at 375px: output wraps: hello world hello world hello world (1 lines shown on" in text
