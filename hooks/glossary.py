@@ -15,7 +15,8 @@ are one entry with several forms (``query``, ``queries``).
   words must not get a symbol's definition). This hook gives inline code that is exactly a
   symbol (``<code>d_model</code>``) the same ``<abbr>``.
 - Only the first use of a term in each section (from one ``<h2>`` to the next) keeps its
-  tooltip, and none in a heading: a page is not covered in dotted underlines, and stays light.
+  tooltip, and none in a heading or a link: a page is not covered in dotted underlines, and
+  stays light.
 - The Glossary page (``docs/glossary.md``) is rendered from the same lines: each
   ``<!-- glossary: symbols -->`` / ``<!-- glossary: terms -->`` marker becomes a table of that
   section, each entry with an anchor (``glossary.md#d_model``).
@@ -37,7 +38,7 @@ LINE_RE = re.compile(r"^\*\[(?P<term>[^\]\\]+)\]: (?P<definition>\S.*)$")
 MARKER_RE = re.compile(r"^--8<-- \[(?P<kind>start|end):(?P<name>[a-z]+)\]$")
 PLACEHOLDER_RE = re.compile(r"^<!-- glossary: (?P<name>[a-z]+) -->$", re.M)
 ABBR_RE = re.compile(r'<abbr title="(?P<title>[^"]*)">(?P<inner>.*?)</abbr>', re.S)
-HEADING_RE = re.compile(r"<h(?P<level>[1-6])\b[^>]*>.*?</h(?P=level)>", re.S)
+NO_TOOLTIP_RE = re.compile(r"<(?P<tag>h[1-6]|a)\b[^>]*>.*?</(?P=tag)>", re.S)  # headings, links
 H2_RE = re.compile(r"(?=<h2\b)")
 
 
@@ -126,12 +127,15 @@ def symbol_tooltips(content: str, symbols: dict[str, str]) -> str:
 
 
 def first_uses_only(content: str) -> str:
-    """Keep the tooltip of each term on its first use in each h2 section, and none in headings."""
+    """Keep the tooltip of each term on its first use in each h2 section only.
+
+    None in headings or links either (a link has its own meaning on hover).
+    """
 
     def unwrap(match: re.Match[str]) -> str:
         return match["inner"]
 
-    content = HEADING_RE.sub(lambda h: ABBR_RE.sub(unwrap, h[0]), content)
+    content = NO_TOOLTIP_RE.sub(lambda h: ABBR_RE.sub(unwrap, h[0]), content)
     def once(match: re.Match[str], seen: set[str]) -> str:
         if match["title"] in seen:  # the same entry (query, queries) used again
             return match["inner"]
