@@ -315,12 +315,12 @@ def on_files(files, config):  # noqa: ANN001, ANN201 - MkDocs hook signature
 
 
 def on_page_content(content, page, config, files):  # noqa: ANN001, ANN201 - MkDocs hook signature
-    """Lay the hover grids over each heatmap figure the page shows (see the module docstring)."""
+    """Put each figure in a box (on a phone it keeps its own size and scrolls sideways, see
+    extra.css), and lay the hover grids over each heatmap (see the module docstring)."""
 
     def wrap(match: re.Match[str]) -> str:
         grids = GRIDS.get(match["name"])
-        if not grids:
-            return match[0]
-        return f'<span class="heatmap">{match[0]}{hover_html(grids)}</span>'
+        inner = f'<span class="heatmap">{match[0]}{hover_html(grids)}</span>' if grids else match[0]
+        return f'<span class="figure">{inner}</span>'
 
     return IMG_RE.sub(wrap, content)

@@ -100,9 +100,10 @@ def test_the_page_gets_the_grid_and_a_title_shows_as_text(rendered) -> None:
     html = '<p><img alt="x" src="../../figures/masked-weights.svg" /></p>'
     HOOK.GRIDS.update({name: grids for name, (_, grids) in rendered.items()})
     out = HOOK.on_page_content(html, None, None, None)
-    assert out.startswith('<p><span class="heatmap"><img alt="x" src="../../figures/masked-weights.svg" />')
+    assert out.startswith('<p><span class="figure"><span class="heatmap"><img alt="x" '
+                          'src="../../figures/masked-weights.svg" />')
     assert out.count('<span class="heatmap-grid"') == 2
     # Material puts a title into its tooltip as HTML: '<pad>' must arrive as text, escaped once.
     assert "key '&amp;lt;pad&amp;gt;': weight 0.000" in out
     assert HOOK.on_page_content('<img alt="y" src="../figures/positional-encoding.svg" />', None, None, None) == (
-        '<img alt="y" src="../figures/positional-encoding.svg" />')
+        '<span class="figure"><img alt="y" src="../figures/positional-encoding.svg" /></span>')
