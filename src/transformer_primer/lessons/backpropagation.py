@@ -43,7 +43,8 @@ _, grads, _ = loss_and_grads(model, src, tgt_in, tgt_out)
 table = grads["embedding.weight"]  # (vocab_size, d_model): one gradient row per token id
 for token_id, row in enumerate(table):
     uses = int((src == token_id).sum() + (tgt_in == token_id).sum())
-    print(f"token {token_id}: used {uses} times as an input, |gradient of its embedding row| = {np.abs(row).max():.3f}")
+    exact = "  (exactly 0)" if not row.any() else ""
+    print(f"token {token_id}: an input {uses} times, largest |gradient| in its embedding row: {np.abs(row).max():.3f}{exact}")
 # --8<-- [end:exercise_2]
 
 
