@@ -315,8 +315,11 @@ def on_files(files, config):  # noqa: ANN001, ANN201 - MkDocs hook signature
 
 
 def on_page_content(content, page, config, files):  # noqa: ANN001, ANN201 - MkDocs hook signature
-    """Put each figure in a box (on a phone it keeps its own size and scrolls sideways, see
-    extra.css), and lay the hover grids over each heatmap (see the module docstring)."""
+    """Put each figure in a box, and lay the hover grids over each heatmap.
+
+    On a phone the box keeps the figure at its own size and scrolls sideways (extra.css); the
+    grids are described in the module docstring.
+    """
 
     def wrap(match: re.Match[str]) -> str:
         grids = GRIDS.get(match["name"])
