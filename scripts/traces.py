@@ -15,9 +15,12 @@ the example section that prints it::
 The marker must name the section that the page included last, so the code shown
 and the output shown cannot drift apart. A trace may be indented, as everything inside
 a collapsible block (``??? success "Solution"``) is: the marker, the fences and every
-line of the output then carry the same indentation, which is not part of the output. Each section is run on its own, in a
-fresh namespace (as a learner pasting it into ``python`` would), and its standard
-output is compared with the block.
+line of the output then carry the same indentation, which is not part of the output.
+
+Each section is run on its own, in a fresh namespace, as a learner runs it: pasted at the
+interactive ``python`` prompt, line by line (``paste``), so a block that only works as a script
+is refused and a value the prompt would echo shows up in the output. What it prints is
+compared with the block.
 
 The executed notebook page is generated from the same sections
 (``docs/notebooks/original-notebook.ipynb``), so it too is checked here.
@@ -31,6 +34,7 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
+import code
 import contextlib
 import difflib
 import io
@@ -77,13 +81,55 @@ def read_section(ref: str) -> str:
     return textwrap.dedent("".join(lines))
 
 
-def run_section(ref: str) -> str:
-    """Run one section in a fresh namespace and return what it prints."""
-    code = compile(read_section(ref), ref, "exec")
+class PasteError(Exception):
+    """A section fails when pasted at the interactive ``python`` prompt."""
+
+
+class _Prompt(code.InteractiveConsole):
+    """The classic interactive prompt, fed line by line, that raises instead of printing errors."""
+
+    def __init__(self, ref: str, namespace: dict[str, object]) -> None:
+        super().__init__(namespace, filename=ref)
+        self.ref = ref
+        self.line = (0, "")  # the section's line being pushed: its number and text
+
+    def showsyntaxerror(self, filename: str | None = None, **kwargs: object) -> None:
+        err = sys.exc_info()[1]
+        number, text = self.line
+        raise PasteError(
+            f"{self.ref}: pasted at the python prompt, line {number} ({text.strip()!r}) raises "
+            f"{type(err).__name__}: {getattr(err, 'msg', err)}. The prompt reads line by line: a "
+            "statement that follows an indented block needs a blank line before it, and a blank "
+            "line inside an indented block ends that block."
+        ) from err
+
+    def showtraceback(self) -> None:
+        raise sys.exc_info()[1].with_traceback(sys.exc_info()[2])  # type: ignore[union-attr]
+
+
+def paste(ref: str, namespace: dict[str, object] | None = None) -> str:
+    """Paste one section at a fresh interactive prompt (then press Enter); return what it prints.
+
+    This is how a reader runs it: the classic prompt (``python -i``) reads line by line, so a
+    dedented statement straight after an indented block is a SyntaxError there (a script
+    accepts it), and a bare expression echoes its value (a script prints nothing). The
+    section's variables are left in ``namespace`` (the figures read them).
+    """
+    prompt = _Prompt(ref, namespace if namespace is not None else {"__name__": "__console__"})
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        exec(code, {"__name__": "__trace__"})  # noqa: S102 - running our own examples
-    return buffer.getvalue().rstrip("\n")
+        more = False
+        for number, line in enumerate(read_section(ref).splitlines(), start=1):
+            prompt.line = (number, line)
+            more = prompt.push(line)
+        if more:
+            prompt.push("")  # the Enter that runs a block left open at the end
+    return buffer.getvalue()
+
+
+def run_section(ref: str) -> str:
+    """What one section prints when pasted at a fresh ``python`` prompt (trailing newlines cut)."""
+    return paste(ref).rstrip("\n")
 
 
 @dataclass

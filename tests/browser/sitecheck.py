@@ -77,8 +77,32 @@ COPY_BUTTONS = 'button.md-clipboard, button.md-code__button[data-md-type="copy"]
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site under ``prefix`` (a sub-path such as ``/transformer-primer``), and its
+    ``404.html`` (with status 404) for anything missing, as static hosts do."""
+
+    prefix = ""
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def translate_path(self, path: str) -> str:
+        route = urllib.parse.urlsplit(path).path
+        if self.prefix and not (route == self.prefix or route.startswith(self.prefix + "/")):
+            return os.path.join(self.directory, "\0 outside the site")  # never a file: 404
+        return super().translate_path(path[len(self.prefix):])
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        page = Path(self.directory) / "404.html"
+        if code != 404 or not page.is_file():
+            super().send_error(code, message, explain)
+            return
+        body = page.read_bytes()
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -90,14 +114,20 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 @contextmanager
-def serve(site_dir: Path) -> Iterator[str]:
-    """Serve `site_dir` at the root of http://127.0.0.1:<free port>; yield that base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(site_dir))
+def serve(site_dir: Path, prefix: str = "") -> Iterator[str]:
+    """Serve `site_dir` at http://127.0.0.1:<free port><prefix>; yield that base URL (no final /).
+
+    ``prefix`` is a sub-path such as ``/transformer-primer``, where a site built for
+    ``https://example.org/transformer-primer/`` is published; a missing page gets the site's
+    404.html with status 404.
+    """
+    handler_class = type("Handler", (_QuietHandler,), {"prefix": prefix.rstrip("/")})
+    handler = functools.partial(handler_class, directory=str(site_dir))
     server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield f"http://127.0.0.1:{server.server_port}{prefix.rstrip('/')}"
     finally:
         server.shutdown()
         server.server_close()
@@ -149,6 +179,8 @@ class CodeCopy:
     source_listing: bool  # mkdocstrings "Source code in ..." listing (inside <details>)
     error: str = ""
     inputs: list[str] | None = None  # lines with a prompt, prompt removed (None: no line spans)
+    trace: str | None = None  # the text of the checked trace shown under the block, if any
+    title: str = ""  # the block's title bar (a file name such as src/transformer_primer/sketch.py)
 
     @property
     def language(self) -> str:
@@ -189,15 +221,20 @@ class Visit:
     copies: list[CodeCopy] = field(default_factory=list)
     clipboard: str | None = None  # the system clipboard after the last copy button
 
+    @property
+    def root(self) -> str:
+        """The path the site is served under: "" at the root, "/transformer-primer" under a sub-path."""
+        return urllib.parse.urlsplit(self.url).path.removesuffix(self.path)
+
     def own_bytes(self) -> int:
-        return sum(n for url, n in self.sizes.items() if not _shared(url))
+        return sum(n for url, n in self.sizes.items() if not _shared(url, self.root))
 
     def shared_bytes(self) -> int:
-        return sum(n for url, n in self.sizes.items() if _shared(url))
+        return sum(n for url, n in self.sizes.items() if _shared(url, self.root))
 
 
-def _shared(url: str) -> bool:
-    return urllib.parse.urlsplit(url).path.startswith(SHARED_PREFIXES)
+def _shared(url: str, root: str = "") -> bool:
+    return urllib.parse.urlsplit(url).path.startswith(tuple(root + p for p in SHARED_PREFIXES))
 
 
 _MATH_DONE = """() => [...document.querySelectorAll('.arithmatex')]
@@ -267,6 +304,22 @@ _COPY_ALL = r"""async ([selector, sentinel]) => {
       if (input) input.checked = true;
     }
   };
+  // The trace a page shows for a block: the first code block after a `<!-- trace: ... -->`
+  // comment that follows it, before any other code block (prose may stand in between). Inside
+  // a collapsible block the comment ends up alone in a <p> of its own.
+  const isTrace = n => n.nodeType === Node.COMMENT_NODE && n.textContent.trim().startsWith('trace:');
+  const traceOf = block => {
+    let comment = false;
+    for (let n = block.nextSibling; n; n = n.nextSibling) {
+      if (isTrace(n) || (n.nodeType === Node.ELEMENT_NODE && [...n.childNodes].some(isTrace))) {
+        comment = true;
+      } else if (n.nodeType === Node.ELEMENT_NODE && n.matches('div.highlight')) {
+        const code = n.querySelector('code');
+        return comment && code ? code.textContent : null;
+      }
+    }
+    return null;
+  };
   let seen = null;
   const onCopy = () => { seen = document.getSelection().toString(); };
   document.addEventListener('copy', onCopy, true);
@@ -292,6 +345,8 @@ _COPY_ALL = r"""async ([selector, sentinel]) => {
           .includes('Source code'),
       copied: null,
       error: '',
+      trace: traceOf(block),
+      title: block.querySelector(':scope > .filename')?.textContent.trim() ?? '',
     };
     if (!button.checkVisibility()) {
       item.error = 'the copy button is not visible, even with details opened and tabs selected';
@@ -416,7 +471,7 @@ class Visitor:
             record.copies = [
                 CodeCopy(index=i, classes=b["classes"], shown=b["shown"], copied=b["copied"],
                          source_listing=bool(b["sourceListing"]), error=b["error"],
-                         inputs=b["inputs"])
+                         inputs=b["inputs"], trace=b["trace"], title=b["title"])
                 for i, b in enumerate(result["blocks"])
             ]
             record.clipboard = result["clipboard"]
@@ -845,7 +900,8 @@ def check_search(browser: Any, base: str, query: str, *, timeout_ms: int = 10_00
             return [f"/: searching {query!r} shows no result"]
         hrefs = page.eval_on_selector_all(".md-search-result__item a",
                                           "as => as.map(a => a.href)")
-        if not any(urllib.parse.urlsplit(h).path.startswith("/lessons/") for h in hrefs):
+        lessons = urllib.parse.urlsplit(base).path + "/lessons/"
+        if not any(urllib.parse.urlsplit(h).path.startswith(lessons) for h in hrefs):
             return [f"/: searching {query!r} finds no lesson, only {hrefs[:5]}"]
         return []
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import paste
 import pytest
 import sitecheck
 
@@ -77,6 +78,25 @@ BROKEN = f"""<!doctype html>
         pass
 </code></pre><button class="md-code__button" data-md-type="copy"
   data-clipboard-target="#__code_3 > code">copy</button></div></details>
+<div class="language-python highlight"><pre id="__code_5"><code>for i in range(2):
+    print(i)
+print("done")
+</code></pre><button class="md-code__button" data-md-type="copy"
+  data-clipboard-target="#__code_5 > code">copy</button></div>
+<p><!-- trace: a block that runs as a file but not at the prompt --></p>
+<div class="language-text highlight"><pre><code>0
+1
+done
+</code></pre></div>
+<div class="language-python highlight"><pre id="__code_6"><code>x = 41
+x
+print("shown")
+</code></pre><button class="md-code__button" data-md-type="copy"
+  data-clipboard-target="#__code_6 > code">copy</button></div>
+<p>Prose between a block and its trace.</p>
+<!-- trace: a block whose value the prompt echoes -->
+<div class="language-text highlight"><pre><code>shown
+</code></pre></div>
 <div class="language-python highlight"><pre id="__code_4"><code>print("shown")
 </code></pre><button class="md-code__button" data-md-type="copy" data-swap
   data-clipboard-target="#__code_4 > code">copy</button></div>
@@ -200,7 +220,8 @@ def test_copy_buttons(broken: Any) -> None:
 def test_copied_python_runs(broken: Any) -> None:
     _, visits = broken
     blocks = sitecheck.runnable_python(visits)
-    assert list(blocks) == ["raise SystemExit(3)", 'print("shown")']
+    assert list(blocks) == ["raise SystemExit(3)", 'for i in range(2):\n    print(i)\nprint("done")',
+                            'x = 41\nx\nprint("shown")', 'print("shown")']
     _only_about(sitecheck.run_python_blocks(blocks, timeout=60),
                 "/ block #1: copied code fails when run: exit code 3")
 
@@ -242,3 +263,20 @@ def test_pycon_input_without_line_spans() -> None:
     copy = sitecheck.CodeCopy(index=0, classes="language-pycon", shown=shown, copied=None,
                               source_listing=False)
     assert sitecheck.pycon_input(copy) == "for i in range(2):\n    i\n'done'"
+
+
+def test_pasting_at_the_prompt(broken: Any) -> None:
+    """A block that runs as a file fails at the prompt; an echoed value is a difference; a block
+    found with its trace (even with prose in between) is compared with it."""
+    _, visits = broken
+    blocks = {b.code: b for b in paste.pasteable(visits)}
+    assert blocks['print("shown")'].trace is None
+    assert blocks['x = 41\nx\nprint("shown")'].trace == "shown\n"
+    problems = paste.check_pasted(list(blocks.values()), timeout=60)
+    _only_about(problems, "/ block #1: pasted at the python prompt, it fails:\n(exit code 3)",
+                "/ block #4: pasted at the python prompt, it fails:",
+                "SyntaxError: invalid syntax",
+                "/ block #5: pasted at the python prompt, it prints what the page does not show:",
+                "+41", "/ block #6: pasted at the python prompt, it prints what the page does not show:\n"
+                "--- on the page\n+++ printed at the prompt\n@@ -0,0 +1 @@\n+shown")
+    assert len(problems) == 4, problems

@@ -11,6 +11,7 @@ What a reader pastes must be what the page promises: `>>>` examples copy as plai
 
 from __future__ import annotations
 
+import paste
 import pytest
 import sitecheck
 
@@ -33,3 +34,20 @@ def test_copied_python_blocks_run(visits: list[sitecheck.Visit]) -> None:
     problems = sitecheck.run_python_blocks(blocks)
     assert not problems, f"{len(problems)} of {len(blocks)} block(s) fail:\n" + "\n\n".join(
         problems)
+
+
+# The notebook's own code, kept verbatim (tests/test_sketch.py): its functions have blank lines
+# inside them, so it runs as a file but cannot be pasted at the `>>>` prompt. The pages show it
+# to be read; the example after it imports it from the package, and that example is pasted here.
+VERBATIM_LISTINGS = ("src/transformer_primer/sketch.py",)
+
+
+def test_every_block_pastes_at_the_python_prompt(visits: list[sitecheck.Visit]) -> None:
+    """Each runnable `python` block, exactly as its copy button copies it, pasted at the classic
+    `python` prompt (`python -q -i` reading it; `PYTHON_BASIC_REPL=1`), then Enter: no error,
+    and it prints exactly the trace the page shows under it (nothing, when it shows none)."""
+    blocks = paste.pasteable(visits, listings=VERBATIM_LISTINGS)
+    traced = [b for b in blocks if b.trace is not None]
+    assert len(traced) >= 40, f"only {len(traced)} blocks with a trace found: is the trace lookup broken?"
+    problems = paste.check_pasted(blocks)
+    assert not problems, f"{len(problems)} of {len(blocks)} block(s) do not paste:\n" + "\n\n".join(problems)

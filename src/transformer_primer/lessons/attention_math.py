@@ -14,7 +14,8 @@ from transformer_primer.numerics import softmax
 from transformer_primer.trace import fmt, show, step
 
 words = ["cat", "sat", "mat"]
-vectors = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0]])  # (3 words, d_k = 3), the notebook's
+# (3 words, d_k = 3), the notebook's
+vectors = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
 
 step("every dot product at once: one matrix product")
 scores = vectors @ vectors.T  # (3, 3) @ (3, 3) -> (3, 3); scores[i, j] = vector_i . vector_j
@@ -49,7 +50,8 @@ for d_k in d_ks:
     raw = np.einsum("qd,qkd->qk", q, k)  # (200, 16): raw[i, j] = q_i . k_ij
     for name, scores in (("raw", raw), ("scaled", raw / np.sqrt(d_k))):
         p = softmax(scores)  # (200, 16), each row sums to 1
-        jacobian = p[:, :, None] * np.eye(n_keys) - p[:, :, None] * p[:, None, :]  # (200, 16, 16): diag(p) - p p^T
+        # (200, 16, 16): diag(p) - p p^T
+        jacobian = p[:, :, None] * np.eye(n_keys) - p[:, :, None] * p[:, None, :]
         variance[name].append(scores.var())
         top_weight[name].append(p.max(axis=1).mean())
         gradient[name].append(np.linalg.norm(jacobian, axis=(1, 2)).mean())

@@ -15,7 +15,7 @@ norm.gamma = rng.normal(size=5)  # (d_model,): not all ones, so every term matte
 x = rng.normal(size=(3, 5))  # (n, d_model)
 dout = rng.normal(size=(3, 5))  # (n, d_model): the loss is sum(dout * norm(x)), so dL/d out = dout
 cache = {}
-norm(x, cache=cache)
+y = norm(x, cache=cache)  # the forward pass fills the cache
 dx, _ = layer_norm_backward(norm, dout, cache)  # (3, 5)
 numeric = numerical_gradient(lambda: float(np.sum(dout * norm(x))), x)  # (3, 5)
 
@@ -44,7 +44,9 @@ table = grads["embedding.weight"]  # (vocab_size, d_model): one gradient row per
 for token_id, row in enumerate(table):
     uses = int((src == token_id).sum() + (tgt_in == token_id).sum())
     exact = "  (exactly 0)" if not row.any() else ""
-    print(f"token {token_id}: an input {uses} times, largest |gradient| in its embedding row: {np.abs(row).max():.3f}{exact}")
+    largest = np.abs(row).max()
+    print(f"token {token_id}: an input {uses} times, largest |gradient| in its embedding row: "
+          f"{largest:.3f}{exact}")
 # --8<-- [end:exercise_2]
 
 

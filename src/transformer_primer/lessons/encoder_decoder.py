@@ -94,7 +94,8 @@ for number, s in enumerate(net.generate(src_ids, max_new_tokens=model.max_chars 
     so_far = "".join(vocab.tokens[i] for i in s.input_ids)  # starts with the start token <bos>
     top = np.argsort(-s.probs, kind="stable")[:3]  # the 3 most probable next tokens
     candidates = ", ".join(f"{vocab.tokens[i]!r} {s.probs[i]:.3f}" for i in top)
-    print(f"step {number:>2}  input {so_far!r:<18}  top 3: {candidates:<36}  chosen {vocab.tokens[s.chosen]!r}")
+    chosen = vocab.tokens[s.chosen]
+    print(f"step {number:>2}  input {so_far!r:<18}  top 3: {candidates:<36}  chosen {chosen!r}")
 
 print()
 print(f"{text!r} -> {model.translate(text)!r}")
@@ -118,7 +119,8 @@ print("with positions:    largest |memory(swapped) - memory with its rows swappe
       fmt(np.abs(memory_swapped - memory[::-1]).max()))
 
 layer = model.encoder_layers[0]
-no_pos, no_pos_swapped = layer(model.embedding(forward)), layer(model.embedding(swapped))  # (2, d_model): no positions
+# (2, d_model) each: embeddings with no positions added
+no_pos, no_pos_swapped = layer(model.embedding(forward)), layer(model.embedding(swapped))
 print("without positions: largest |memory(swapped) - memory with its rows swapped| =",
       fmt(np.abs(no_pos_swapped - no_pos[::-1]).max()))
 # --8<-- [end:exercise_1]
@@ -170,5 +172,6 @@ def greedy(memory):
 
 for text in ("hello world", "abc"):
     memory = net.encode(model.encode(text))  # (n_x, d_model): all the decoder knows of the source
-    print(f"{text!r:<14} real memory -> {greedy(memory)!r:<14} zero memory -> {greedy(np.zeros_like(memory))!r}")
+    zero = greedy(np.zeros_like(memory))
+    print(f"{text!r:<14} real memory -> {greedy(memory)!r:<14} zero memory -> {zero!r}")
 # --8<-- [end:exercise_3]

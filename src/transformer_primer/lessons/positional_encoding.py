@@ -119,7 +119,8 @@ from transformer_primer.trace import fmt
 n_positions, d_model = 50, 64
 pe = sinusoidal_positional_encoding(n_positions, d_model)  # (50, 64)
 similarity = pe @ pe.T  # (50, 50): similarity[p, r] = PE[p] . PE[r]
-spread = max(np.ptp(np.diagonal(similarity, k)) for k in range(n_positions))  # 0 if each diagonal is constant
+# 0 if each diagonal is constant
+spread = max(np.ptp(np.diagonal(similarity, k)) for k in range(n_positions))
 print(f"{n_positions} positions, d_model = {d_model}")
 print("largest spread along any diagonal of PE PE^T:", fmt(spread))
 print("PE[p] . PE[p + k] for k = 0, 1, 2, 4, 8, 16, 32:",
@@ -140,7 +141,9 @@ rotation = np.zeros((d_model, d_model))  # block diagonal: one 2x2 rotation by k
 for i, w in enumerate(omega):
     c, s = np.cos(k * w), np.sin(k * w)
     rotation[2 * i:2 * i + 2, 2 * i:2 * i + 2] = [[c, -s], [s, c]]  # (sin, cos) of pos -> of pos + k
+
 shifted = pe[:-k] @ rotation  # (17, 8): every PE[pos] turned by the same matrix
-print(f"largest |PE[pos] R - PE[pos + {k}]| over pos = 0..{n_positions - k - 1}:", fmt(np.abs(shifted - pe[k:]).max()))
+largest = np.abs(shifted - pe[k:]).max()
+print(f"largest |PE[pos] R - PE[pos + {k}]| over pos = 0..{n_positions - k - 1}:", fmt(largest))
 print("R is a rotation, largest |R R^T - I|:", fmt(np.abs(rotation @ rotation.T - np.eye(d_model)).max()))
 # --8<-- [end:exercise_3]

@@ -92,7 +92,8 @@ print(f"padding_mask({lengths.tolist()}, {n}), shape {padding.shape} = (batch, 1
 print(padding.astype(int))
 print("the axis of size 1 stands for the queries: every query of a sentence sees the same keys")
 q_b, k_b, v_b = rng.normal(size=(3, 2, n, d_k))  # each (batch, n, d_k)
-_, padded_weights = scaled_dot_product_attention(q_b, k_b, v_b, mask=padding)  # mask broadcasts to (2, 4, 4)
+# the mask broadcasts to (2, 4, 4)
+_, padded_weights = scaled_dot_product_attention(q_b, k_b, v_b, mask=padding)
 show(f"weights of sentence 1 (rows = queries {padded_tokens}, columns = keys)", padded_weights[1])
 
 step("both at once: (n_q, n_k) & (batch, 1, n_k) -> (batch, n_q, n_k)")
@@ -135,6 +136,7 @@ output, weights = mha(x, x, x)  # self-attention: queries, keys and values all c
 print(f"weights, shape {weights.shape} = (n_heads, n_q, n_k): one matrix per head")
 for h in range(n_heads):
     show(f"head {h} (rows = queries {tokens}, columns = keys)", weights[h])
+
 show("output (n, d_model)", output)
 # --8<-- [end:multi_head]
 
@@ -173,5 +175,6 @@ for name, heads in (("split_heads", right), ("plain reshape", wrong)):
     print(heads[0])
     tokens = [int(row[0]) // d_model for row in heads[0]]  # the token each row was cut from
     print(f"  its rows come from tokens {tokens}")
+
 print("same shape:", right.shape == wrong.shape, "  same numbers:", bool((right == wrong).all()))
 # --8<-- [end:exercise_2]

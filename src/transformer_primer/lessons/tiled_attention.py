@@ -25,7 +25,8 @@ for start in range(0, len(scores), block_size):
     rescale = np.exp(m_run - m_new)  # exp(old max - new max): 0 at the start, 1 if the max did not move
     p = np.exp(s - m_new)  # this block's weights relative to the new max, all <= 1
     print(f"keys {start}-{start + len(s) - 1}: scores {fmt(s)}")
-    print(f"  m: {fmt(m_run)} -> {fmt(m_new)}   rescale the old sums by exp(m_old - m_new) = {fmt(rescale)}")
+    print(f"  m: {fmt(m_run)} -> {fmt(m_new)}   "
+          f"rescale the old sums by exp(m_old - m_new) = {fmt(rescale)}")
     l_run = rescale * l_run + p.sum()
     o_run = rescale * o_run + p @ v
     m_run = m_new
@@ -54,7 +55,8 @@ for mask_name, mask in (("no mask", None), ("causal", causal_mask(n))):
     for block_size in (1, 3, 4, 16, 100):
         tiled = tiled_attention(q, k, v, mask, block_size=block_size)
         difference = np.abs(tiled - plain).max()
-        print(f"{mask_name:>7}, block_size {block_size:>3}: largest |tiled - plain| = {fmt(difference, 12)}")
+        largest = fmt(difference, 12)
+        print(f"{mask_name:>7}, block_size {block_size:>3}: largest |tiled - plain| = {largest}")
 
 step("which tiles a causal mask needs (# computed, . skipped), block_size 4")
 block_size = 4
@@ -66,5 +68,6 @@ for a in blocks:
     row = ["#" if mask[a:a + block_size, b:b + block_size].any() else "." for b in blocks]
     needed += row.count("#")
     print(f"query block {a // block_size}            " + " ".join(row))
+
 print(f"computed {needed} of {len(blocks) ** 2} tiles; the rest are never multiplied")
 # --8<-- [end:tiled_vs_plain]

@@ -63,7 +63,8 @@ for piece, prefixes in pieces.items():
     names = [n for n in model.parameters() if n.startswith(tuple(prefixes))]
     worst, zero = 0.0, []
     for name in names:
-        numeric = numerical_gradient(lambda: model_loss(model, src, tgt_in, tgt_out), model.parameters()[name])
+        loss = lambda: model_loss(model, src, tgt_in, tgt_out)  # noqa: E731 - what the check perturbs
+        numeric = numerical_gradient(loss, model.parameters()[name])
         if name.endswith("b_k"):  # exactly 0 in theory: softmax ignores a shift of a whole row
             zero.append(bool(np.abs(grads[name]).max() < 1e-9 and np.abs(numeric).max() < 1e-9))
             continue
@@ -116,13 +117,14 @@ output = model.translate(text)
 vocab, net = model.vocab, model.model
 src_ids = np.array(vocab.encode(text))
 tgt_in = np.array([vocab.bos_id, *vocab.encode(output)])  # what the decoder was fed
-net.decode(tgt_in, net.encode(src_ids))  # one pass; each layer keeps its last weights
+logits = net.decode(tgt_in, net.encode(src_ids))  # one pass; each layer keeps its last weights
 weights = net.decoder_layers[0].last_cross_attention.mean(axis=0)  # (n_heads, n_y, n_x) -> (n_y, n_x)
 rows = [*output, "<eos>"]  # row t predicts this token
 print(f"{text!r} -> {output!r}; cross-attention averaged over {net.config.n_heads} heads")
 for t, token in enumerate(rows):
     j = int(np.argmax(weights[t]))
-    print(f"writing {token!r:<8} looks most at source position {j:>2} ({text[j]!r}), weight {weights[t, j]:.2f}")
+    print(f"writing {token!r:<8} looks most at source position {j:>2} ({text[j]!r}), "
+          f"weight {weights[t, j]:.2f}")
 # --8<-- [end:cross_attention]
 
 # --8<-- [start:exercise_1]
@@ -153,8 +155,10 @@ for task in ("reverse", "sort"):
     wrong = answer[:2] + "x" + answer[3:]  # one wrong character, third position
     for name, fed in (("the right characters", answer), ("a wrong 3rd character", wrong)):
         tgt_in = np.array([vocab.bos_id, *vocab.encode(fed)])  # (12,): teacher forcing with what we choose
-        predicted = net.decode(tgt_in, memory).argmax(axis=-1)[:-1]  # (11,): the next character at each position
-        print(f"{task:<8} fed {name:<22} {fed!r}  ->  predicts {''.join(vocab.tokens[i] for i in predicted)!r}")
+        # (11,): the next character at each position
+        predicted = net.decode(tgt_in, memory).argmax(axis=-1)[:-1]
+        predicts = "".join(vocab.tokens[i] for i in predicted)
+        print(f"{task:<8} fed {name:<22} {fed!r}  ->  predicts {predicts!r}")
 # --8<-- [end:exercise_2]
 
 # --8<-- [start:exercise_3]
@@ -167,13 +171,15 @@ text = "hello world"
 output = model.translate(text)
 vocab, net = model.vocab, model.model
 tgt_in = np.array([vocab.bos_id, *vocab.encode(output)])  # what the decoder was fed
-net.decode(tgt_in, net.encode(np.array(vocab.encode(text))))  # one pass; the layer keeps its weights
+logits = net.decode(tgt_in, net.encode(np.array(vocab.encode(text))))  # the layer keeps its weights
 weights = net.decoder_layers[0].last_cross_attention.mean(axis=0)  # (n_y, n_x), mean of the heads
 print(f"{text!r} -> {output!r}")
 same = 0  # rows whose strongest source position holds the very character being written
 for t, char in enumerate(output):
     j = int(np.argmax(weights[t]))
     same += text[j] == char
-    print(f"writing {char!r}  looks most at source position {j:>2} ({text[j]!r}), weight {weights[t, j]:.2f}")
+    print(f"writing {char!r}  looks most at source position {j:>2} ({text[j]!r}), "
+          f"weight {weights[t, j]:.2f}")
+
 print(f"{same} of {len(output)} rows look most at a copy of the character they write")
 # --8<-- [end:exercise_3]

@@ -54,15 +54,12 @@ from transformer_primer.attention import scaled_dot_product_attention
 from transformer_primer.rnn import ElmanRNN
 
 
-class CountingMatrix:
+class CountingMatrix:  # no blank line inside: at the python prompt one would end the class
     """A weight matrix that counts the products ``x @ w`` made with it."""
-
     __array_ufunc__ = None  # numpy then hands `x @ counting_matrix` to __rmatmul__ below
-
     def __init__(self, w):
         self.w = w
         self.products = 0
-
     def __rmatmul__(self, x):
         self.products += 1
         return x @ self.w
@@ -85,15 +82,18 @@ print("    n        RNN  attention           RNN    attention  attention + QKV")
 for n in (16, 64, 256, 1024):
     x = rng.normal(size=(n, d))  # (n, d)
     rnn.w_h.products = w_q.products = 0
-    rnn(x)  # the RNN layer over all n tokens
-    scaled_dot_product_attention(x @ w_q, x @ w_k, x @ w_v)  # the attention layer over all n tokens
-    rnn_flops = matmul_flops(n, d, d) + n * matmul_flops(1, d, d)  # X W_x for all tokens at once, then n times h W_h
+    states = rnn(x)  # the RNN layer over all n tokens
+    output, _ = scaled_dot_product_attention(x @ w_q, x @ w_k, x @ w_v)  # the attention layer, all n
+    # X W_x for all tokens at once, then n times h W_h
+    rnn_flops = matmul_flops(n, d, d) + n * matmul_flops(1, d, d)
     core = matmul_flops(n, d, n) + matmul_flops(n, n, d)  # Q K^T, then weights V
     qkv = 3 * matmul_flops(n, d, d)  # X W_q, X W_k, X W_v
-    print(f"{n:5d} {rnn.w_h.products:10d} {w_q.products:10d} {rnn_flops:13,d} {core:12,d} {core + qkv:16,d}")
+    counts = f"{n:5d} {rnn.w_h.products:10d} {w_q.products:10d}"
+    print(f"{counts} {rnn_flops:13,d} {core:12,d} {core + qkv:16,d}")
 
 crossover = next(n for n in range(1, 10_000) if matmul_flops(n, d, n) + matmul_flops(n, n, d)
                  > matmul_flops(n, d, d) + n * matmul_flops(1, d, d))
+
 print(f"from n = {crossover} on, attention's scores and weighted sum alone cost more FLOPs than the RNN")
 # --8<-- [end:cost]
 
@@ -186,7 +186,8 @@ rng = np.random.default_rng(0)
 n, d = 6, 4
 x = rng.normal(size=(n, d))  # (6, 4): six token vectors
 w_q, w_k, w_v = rng.normal(size=(3, d, d))  # each (d, d)
-_, weights = scaled_dot_product_attention(x @ w_q, x @ w_k, x @ w_v, mask=causal_mask(n))  # (6, 6), one call
+# (6, 6), in one call
+_, weights = scaled_dot_product_attention(x @ w_q, x @ w_k, x @ w_v, mask=causal_mask(n))
 show("causal attention weights (rows = positions, columns = the tokens they read)", weights)
 print("positions whose output reads token 3:", [t for t in range(n) if weights[t, 3] > 0])
 # --8<-- [end:exercise_3]
