@@ -56,7 +56,9 @@ DTYPE = np.float32
 
 
 # --8<-- [start:python_loop]
-def python_loop_attention(q: list[list[float]], k: list[list[float]], v: list[list[float]]) -> list[list[float]]:
+def python_loop_attention(
+    q: list[list[float]], k: list[list[float]], v: list[list[float]]
+) -> list[list[float]]:
     """softmax(q k^T / sqrt(d_k)) v for one head, with Python lists and loops only."""
     scale = 1.0 / math.sqrt(len(q[0]))
     output = []
@@ -65,7 +67,8 @@ def python_loop_attention(q: list[list[float]], k: list[list[float]], v: list[li
         top = max(scores)
         weights = [math.exp(s - top) for s in scores]  # unnormalised, all <= 1
         total = sum(weights)
-        output.append([sum(w * v_j[c] for w, v_j in zip(weights, v, strict=True)) / total for c in range(len(v[0]))])
+        row = [sum(w * v_j[c] for w, v_j in zip(weights, v, strict=True)) for c in range(len(v[0]))]
+        output.append([x / total for x in row])  # (d_v,)
     return output  # (n_q, d_v)
 # --8<-- [end:python_loop]
 

@@ -298,6 +298,9 @@ def hover_html(grids: list[HoverGrid]) -> str:
     return "".join(out)
 
 
+# Shown under a figure only when it is wider than the screen (docs/javascripts/scroll-hints.js).
+FIGURE_HINT = ('<span class="figure-hint">This figure is wider than the screen: scroll it sideways '
+               "to see all of it.</span>")
 GRIDS: dict[str, list[HoverGrid]] = {}  # filled by on_files, read by on_page_content
 IMG_RE = re.compile(r'<img alt="[^"]*" src="(?:\.\./)*figures/(?P<name>[^"/]+\.svg)" />')
 
@@ -324,6 +327,6 @@ def on_page_content(content, page, config, files):  # noqa: ANN001, ANN201 - MkD
     def wrap(match: re.Match[str]) -> str:
         grids = GRIDS.get(match["name"])
         inner = f'<span class="heatmap">{match[0]}{hover_html(grids)}</span>' if grids else match[0]
-        return f'<span class="figure">{inner}</span>'
+        return f'<span class="figure">{inner}</span>{FIGURE_HINT}'
 
     return IMG_RE.sub(wrap, content)

@@ -84,7 +84,8 @@ def reference_attention(
     """Scaled dot-product attention written exactly as the equation reads.
 
     ``softmax(q k^T / sqrt(d_k)) v``: the textbook form, kept for reading and as the
-    reference the fast [scaled_dot_product_attention][transformer_primer.attention.scaled_dot_product_attention]
+    reference that the fast
+    [scaled_dot_product_attention][transformer_primer.attention.scaled_dot_product_attention]
     and [tiled_attention][transformer_primer.attention.tiled_attention] are tested against.
 
     Parameters
@@ -128,7 +129,8 @@ def reference_attention(
     """
     q, k, v = _check_qkv(q, k, v)
     d_k = q.shape[-1]
-    scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(d_k)  # (..., n_q, d_k) @ (..., d_k, n_k) -> (..., n_q, n_k)
+    # (..., n_q, d_k) @ (..., d_k, n_k) -> (..., n_q, n_k)
+    scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(d_k)
     if mask is not None:
         mask = check_bool_mask("mask", mask, scores.shape, "(..., n_q, n_k)")
         scores = np.where(mask, scores, -np.inf)  # blocked keys get weight exactly 0
@@ -318,7 +320,8 @@ def scaled_dot_product_attention(
     need_weights = check_bool("need_weights", need_weights)
     (n_q, d_k), n_k, d_v = q.shape[-2:], k.shape[-2], v.shape[-1]
     rows, keys, blocked = _mask_window(mask, n_q, n_k)  # skip what the mask rules out entirely
-    q, k, v = q[..., rows, :], k[..., keys, :], v[..., keys, :]  # (..., n_q', d_k), (..., n_k', d_k), (..., n_k', d_v)
+    # (..., n_q', d_k), (..., n_k', d_k), (..., n_k', d_v): only the rows and keys left
+    q, k, v = q[..., rows, :], k[..., keys, :], v[..., keys, :]
     output = np.zeros((*lead, n_q, d_v), dtype=q.dtype)  # masked-out queries stay 0
     weights = np.zeros((*lead, n_q, n_k), dtype=q.dtype) if need_weights else None
     if q.shape[-2] == 0 or k.shape[-2] == 0:  # the mask blocks everything
@@ -425,7 +428,8 @@ def tiled_attention(
     Returns
     -------
     numpy.ndarray, shape (..., n_q, d_v)
-        The same output as [scaled_dot_product_attention][transformer_primer.attention.scaled_dot_product_attention],
+        The same output as
+        [scaled_dot_product_attention][transformer_primer.attention.scaled_dot_product_attention],
         to float rounding, in the dtype of ``q``.
 
     Raises
@@ -454,7 +458,8 @@ def tiled_attention(
     for k0, k1, _, _, m0, m1 in plan:
         if m1 > m0:
             tile = np.broadcast_to(mask, (*mask.shape[:-2], n_q, n_k))[..., m0:m1, k0:k1]  # (..., m, b)
-            blocked[k0] = np.broadcast_to(~tile, (*lead, m1 - m0, k1 - k0))  # one small copy, shared by the heads
+            # one small copy, shared by the heads
+            blocked[k0] = np.broadcast_to(~tile, (*lead, m1 - m0, k1 - k0))
     q2 = q * q.dtype.type(1.0 / math.sqrt(d_k))  # (..., n_q, d_k): scale n_q * d_k numbers, not the scores
     ones = np.ones((*v.shape[:-1], 1), dtype=v.dtype)  # (..., n_k, 1)
     v1 = np.concatenate([v, ones], axis=-1)  # (..., n_k, d_v + 1): the last column sums the weights
@@ -463,25 +468,29 @@ def tiled_attention(
     run_max = np.full((*lead, n_q, 1), -np.inf, dtype=q.dtype)  # running maximum score of each query
     # Cauchy-Schwarz: a score q2_i . k_j is at most |q2_i| * max |k_j| over the block.
     q_norm = np.sqrt(np.einsum("...ij,...ij->...i", q2, q2))[..., None]  # (..., n_q, 1)
-    k_norm = np.maximum.reduceat(np.sqrt(np.einsum("...ij,...ij->...i", k, k)), np.arange(0, n_k, block_size), axis=-1)  # (..., n_blocks)
+    k_lengths = np.sqrt(np.einsum("...ij,...ij->...i", k, k))  # (..., n_k)
+    k_norm = np.maximum.reduceat(k_lengths, np.arange(0, n_k, block_size), axis=-1)  # (..., n_blocks)
     slack = _max_slack(v, n_k)  # how far a score may pass the running maximum without overflow
     for idx in _leading_chunks(lead, n_q * min(block_size, n_k), _SCORES_PER_CALL // 4):
-        tile = np.empty((*acc[idx].shape[:-2], n_q, min(block_size, n_k)), dtype=q.dtype)  # every block's scores, in turn
+        # every block's scores, in turn
+        tile = np.empty((*acc[idx].shape[:-2], n_q, min(block_size, n_k)), dtype=q.dtype)
         for k0, k1, r0, r1, m0, m1 in plan:
             s = tile[..., : r1 - r0, : k1 - k0]  # (..., r, b), a view
-            np.matmul(q2[idx][..., r0:r1, :], np.swapaxes(k[idx][..., k0:k1, :], -1, -2), out=s)  # (..., r, d_k) @ (..., d_k, b)
+            k_block = np.swapaxes(k[idx][..., k0:k1, :], -1, -2)  # (..., d_k, b)
+            np.matmul(q2[idx][..., r0:r1, :], k_block, out=s)  # (..., r, d_k) @ (..., d_k, b)
             if m1 > m0:  # rows where the mask blocks some keys of this block
                 np.copyto(s[..., m0 - r0:m1 - r0, :], -np.inf, where=blocked[k0][idx])
             m_old = run_max[idx][..., r0:r1, :]  # (..., r, 1), a view: updated in place below
             a = acc[idx][..., r0:r1, :]  # (..., r, d_v + 1), a view
-            bound = q_norm[idx][..., r0:r1, :] * k_norm[idx][..., k0 // block_size, None, None]  # (..., r, 1)
+            # (..., r, 1): no score of this block is larger
+            bound = q_norm[idx][..., r0:r1, :] * k_norm[idx][..., k0 // block_size, None, None]
             if (bound <= m_old + slack).all():  # no score can pass m_old by more than the slack:
                 s -= m_old  # keep the running maximum; nothing to rescale
             else:  # the online softmax update
                 m_new = np.maximum(m_old, s.max(axis=-1, keepdims=True))  # (..., r, 1)
                 m_use = m_new.copy()
                 m_use[np.isneginf(m_use)] = 0.0  # a query that has seen no key yet: nothing to shift
-                a *= np.exp(m_old - m_use)  # what was summed relative to the old maximum, now to the new one
+                a *= np.exp(m_old - m_use)  # the sums so far, moved from the old maximum to the new
                 s -= m_use
                 m_old[...] = m_new
             np.exp(s, out=s)  # (..., r, b): this block's unnormalised weights
@@ -526,7 +535,9 @@ def split_heads(x: Array, n_heads: int) -> Array:
     """
     x = np.asarray(x)  # any dtype: splitting only moves entries
     if x.ndim < 2:
-        raise ValueError(f"x must have shape (..., n, d_model) with at least 2 dimensions, got shape {x.shape}")
+        raise ValueError(
+            f"x must have shape (..., n, d_model) with at least 2 dimensions, got shape {x.shape}"
+        )
     n_heads = check_positive_int("n_heads", n_heads)
     if x.shape[-1] % n_heads:
         raise ValueError(f"n_heads must divide d_model, got n_heads={n_heads} for x of shape {x.shape}")
@@ -561,7 +572,9 @@ def merge_heads(x: Array) -> Array:
     """
     x = np.asarray(x)
     if x.ndim < 3:
-        raise ValueError(f"x must have shape (..., n_heads, n, d_k) with at least 3 dimensions, got shape {x.shape}")
+        raise ValueError(
+            f"x must have shape (..., n_heads, n, d_k) with at least 3 dimensions, got shape {x.shape}"
+        )
     *lead, n_heads, n, d_k = x.shape
     x = np.swapaxes(x, -3, -2)  # (..., n_heads, n, d_k) -> (..., n, n_heads, d_k)
     return x.reshape(*lead, n, n_heads * d_k)  # (..., n, n_heads, d_k) -> (..., n, d_model)
@@ -698,9 +711,10 @@ class MultiHeadAttention:
             raise ValueError(
                 f"query and key must have the same batch layout, got shapes {query.shape} and {key.shape}"
             )
-        q = split_heads(query @ self.w_q + self.b_q, self.n_heads)  # (..., n_q, d_model) -> (..., n_heads, n_q, d_k)
-        k = split_heads(key @ self.w_k + self.b_k, self.n_heads)  # (..., n_k, d_model) -> (..., n_heads, n_k, d_k)
-        v = split_heads(value @ self.w_v + self.b_v, self.n_heads)  # (..., n_k, d_model) -> (..., n_heads, n_k, d_k)
+        # (..., n, d_model) -> (..., n_heads, n, d_k), n = n_q for the queries, n_k for the others
+        q = split_heads(query @ self.w_q + self.b_q, self.n_heads)  # (..., n_heads, n_q, d_k)
+        k = split_heads(key @ self.w_k + self.b_k, self.n_heads)  # (..., n_heads, n_k, d_k)
+        v = split_heads(value @ self.w_v + self.b_v, self.n_heads)  # (..., n_heads, n_k, d_k)
         if mask is not None:
             scores_shape = (*query.shape[:-2], query.shape[-2], key.shape[-2])
             mask = check_bool_mask("mask", mask, scores_shape, "(..., n_q, n_k)")

@@ -542,7 +542,8 @@ def model_backward(model: Transformer, dlogits: Array, enc_cache: dict, dec_cach
     --------
     >>> import numpy as np
     >>> from transformer_primer.model import TransformerConfig
-    >>> model = Transformer(TransformerConfig(vocab_size=6, d_model=4, n_heads=2, d_ff=8), np.random.default_rng(0))
+    >>> config = TransformerConfig(vocab_size=6, d_model=4, n_heads=2, d_ff=8)
+    >>> model = Transformer(config, np.random.default_rng(0))
     >>> enc, dec = {}, {}
     >>> logits = model.decode(np.array([1, 3]), model.encode(np.array([4, 5]), cache=enc), cache=dec)
     >>> grads = model_backward(model, np.ones_like(logits), enc, dec)
@@ -605,7 +606,8 @@ def loss_and_grads(
     --------
     >>> import numpy as np
     >>> from transformer_primer.model import TransformerConfig
-    >>> model = Transformer(TransformerConfig(vocab_size=6, d_model=4, n_heads=2, d_ff=8), np.random.default_rng(0))
+    >>> config = TransformerConfig(vocab_size=6, d_model=4, n_heads=2, d_ff=8)
+    >>> model = Transformer(config, np.random.default_rng(0))
     >>> src, tgt_in, tgt_out = np.array([[3, 4]]), np.array([[1, 4, 3]]), np.array([[4, 3, 2]])
     >>> loss, grads, counts = loss_and_grads(model, src, tgt_in, tgt_out)
     >>> counts["tokens"]
@@ -652,7 +654,8 @@ def model_loss(
     --------
     >>> import numpy as np
     >>> from transformer_primer.model import TransformerConfig
-    >>> model = Transformer(TransformerConfig(vocab_size=6, d_model=4, n_heads=2, d_ff=8), np.random.default_rng(0))
+    >>> config = TransformerConfig(vocab_size=6, d_model=4, n_heads=2, d_ff=8)
+    >>> model = Transformer(config, np.random.default_rng(0))
     >>> batch = np.array([[3, 4]]), np.array([[1, 4, 3]]), np.array([[4, 3, 2]])
     >>> model_loss(model, *batch) == loss_and_grads(model, *batch)[0]
     True

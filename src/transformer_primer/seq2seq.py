@@ -100,7 +100,8 @@ class Seq2Seq:
         >>> pretrained("copy").encode("Hi")
         Traceback (most recent call last):
         ...
-        ValueError: text holds characters outside the vocabulary: 'H' (the vocabulary is ' abcdefghijklmnopqrstuvwxyz')
+        ValueError: text holds characters outside the vocabulary: 'H'
+        (the vocabulary is ' abcdefghijklmnopqrstuvwxyz')
         """
         ids = self.vocab.encode(text)  # checks the type and the characters
         if not 1 <= len(ids) <= self.max_chars:

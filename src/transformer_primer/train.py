@@ -258,14 +258,16 @@ def train(config: TrainConfig, progress: TextIO | None = sys.stderr) -> Seq2Seq:
     >>> model.history["step"].tolist()
     [1, 2]
     """
-    init_rng, data_rng, valid_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(3))
+    seeds = np.random.SeedSequence(config.seed).spawn(3)
+    init_rng, data_rng, valid_rng = (np.random.default_rng(s) for s in seeds)
     vocab = Vocab(ALPHABET)
     model = Transformer(config.model_config(len(vocab)), init_rng)
     seq2seq = Seq2Seq(model, vocab, config.task, config.max_chars)
     valid = sample_strings(valid_rng, config.eval_size, "valid", max_chars=config.max_chars, distinct=True)
     optimizer = Adam(model.parameters())
     bar = _Progress(progress, config.task, config.steps)
-    history: dict[str, list[float]] = {"step": [], "loss": [], "token_accuracy": [], "valid_step": [], "valid_exact": []}
+    curves = ("step", "loss", "token_accuracy", "valid_step", "valid_exact")
+    history: dict[str, list[float]] = {name: [] for name in curves}
     start, start_cpu = time.perf_counter(), time.process_time()
     window_loss, window_correct, window_tokens, exact = 0.0, 0, 0, None
     log_every = max(1, config.eval_every // 10)  # every check of the validation set is also a log point
@@ -287,13 +289,15 @@ def train(config: TrainConfig, progress: TextIO | None = sys.stderr) -> Seq2Seq:
             history["step"].append(done)
             history["loss"].append(window_loss / window_tokens)
             history["token_accuracy"].append(window_correct / window_tokens)
-            bar.update(done, history["loss"][-1], history["token_accuracy"][-1], exact, done == config.steps)
+            loss_now, accuracy_now = history["loss"][-1], history["token_accuracy"][-1]
+            bar.update(done, loss_now, accuracy_now, exact, done == config.steps)
             window_loss, window_correct, window_tokens = 0.0, 0, 0
     seq2seq.history = {name: np.asarray(values) for name, values in history.items()}
     seq2seq.metadata = {
         "train_config": asdict(config),
         "train_seconds": round(time.perf_counter() - start, 1),  # wall clock
-        "train_cpu_seconds": round(time.process_time() - start_cpu, 1),  # CPU time: what a busy machine does not inflate
+        # CPU time: what a busy machine does not inflate
+        "train_cpu_seconds": round(time.process_time() - start_cpu, 1),
         "parameters": sum(p.size for p in model.parameters().values()),
     }
     return seq2seq
