@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import layout
 import paste
 import pytest
 import sitecheck
@@ -121,14 +122,35 @@ NOTEBOOK = """<!doctype html>
 </body></html>
 """
 
+# Layout faults: a code block wider than its box with no scroll shadow, text under a copy
+# button, a figure that scrolls without saying so, and a box that scrolls with its shadows.
+LAYOUT = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>layout</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+  article { width: 600px; }
+  pre > code { display: block; overflow: auto; white-space: pre; }
+  .highlight { position: relative; }
+  .md-code__nav { position: absolute; top: 0; left: 0; width: 120px; height: 30px; }
+  .figure { display: block; overflow-x: auto; }
+  .shadowed { background: linear-gradient(white, white) local, linear-gradient(white, white) local,
+    radial-gradient(black, white) scroll, radial-gradient(black, white) scroll, white; }
+</style></head><body><article>
+<div class="highlight"><pre><code>%s</code></pre><nav class="md-code__nav"></nav></div>
+<span class="figure"><img alt="a wide picture" src="/wide.svg"></span>
+<pre><code class="shadowed">%s</code></pre>
+</article></body></html>
+""" % ("x = 1  # " + "a long line " * 80, "y = 2  # " + "another long line " * 60)
+
+WIDE = '<svg xmlns="http://www.w3.org/2000/svg" width="1600" height="40"><rect width="1600" height="40"/></svg>'
 DOT = '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><circle r="2"/></svg>'
 
 
 @pytest.fixture(scope="module")
 def broken_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = tmp_path_factory.mktemp("broken-site")
-    for rel, text in {"index.html": BROKEN, "good/index.html": GOOD,
-                      "nb/index.html": NOTEBOOK, "dot.svg": DOT}.items():
+    for rel, text in {"index.html": BROKEN, "good/index.html": GOOD, "nb/index.html": NOTEBOOK,
+                      "layout/index.html": LAYOUT, "dot.svg": DOT, "wide.svg": WIDE}.items():
         (site / rel).parent.mkdir(parents=True, exist_ok=True)
         (site / rel).write_text(text, encoding="utf-8")
     (site / "big.js").write_text("// padding\n" * 40_000, encoding="utf-8")  # ~440 KB
@@ -152,7 +174,7 @@ def _only_about(problems: list[str], *expected: str) -> None:
 
 
 def test_site_pages_finds_every_index(broken_site: Path) -> None:
-    assert sitecheck.site_pages(broken_site) == ["/", "/good/", "/nb/"]
+    assert sitecheck.site_pages(broken_site) == ["/", "/good/", "/layout/", "/nb/"]
 
 
 def test_status_and_console(broken: Any) -> None:
@@ -280,3 +302,25 @@ def test_pasting_at_the_prompt(broken: Any) -> None:
                 "+41", "/ block #6: pasted at the python prompt, it prints what the page does not show:\n"
                 "--- on the page\n+++ printed at the prompt\n@@ -0,0 +1 @@\n+shown")
     assert len(problems) == 4, problems
+
+
+def test_layout(broken: Any, browser: Any) -> None:
+    """At a desktop width the long code, the covered text and the wide figure are reported (the
+    shadowed box too: nothing may scroll there); at a phone width only what lacks its shadows
+    or its hint is reported."""
+    base, _ = broken
+
+    def measure(width: int) -> list[layout.Layout]:
+        return layout.measure(browser, base, ["/layout/", "/good/"], {"width": width, "height": 800},
+                              new_context=sitecheck.new_context, math_done=sitecheck._MATH_DONE)
+
+    desktop = layout.desktop_problems(measure(1280))
+    _only_about(desktop, '/layout/ at 1280px: code block "x = 1 # a long line',
+                '/layout/ at 1280px: code block "y = 2 # another long line',
+                "/layout/ at 1280px: a copy button covers text: code block",
+                '/layout/ at 1280px: figure "" is')
+    phone = layout.phone_problems(measure(390))
+    _only_about(phone, '/layout/ at 390px: code block "x = 1 # a long line a long line a long line '
+                'a long" scrolls sideways', "without its scroll shadows",
+                '/layout/ at 390px: figure "" scrolls sideways', "without saying so")
+    assert not [p for p in phone if "another long line" in p], phone
