@@ -4,25 +4,37 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# DOCS: what building and serving the site needs (a reader's set-up); STAMP: everything (the
+# docs, the tests and the PyTorch reference).
+DOCS   := $(VENV)/.installed-docs
 STAMP  := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: setup build serve test traces lint clean reproduce
 
 # (Re)install when the ranges or the pins change. Every install uses constraints.txt.
-# The torch extra (CPU build, ~35 s from a local wheel) is the reference for tests/test_torch_equivalence.py.
-$(STAMP): pyproject.toml constraints.txt
+# A reader who only serves the site gets the docs extra (about 300 MB); `make test` adds the test
+# tools and the torch extra (CPU build, ~35 s from a local wheel, the reference for
+# tests/test_torch_equivalence.py).
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
+
+$(DOCS): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[docs]"
+	@touch $@
+
+$(STAMP): $(DOCS)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[docs,test,torch]"
 	@touch $@
 
 setup: $(STAMP)
 
-build: $(STAMP)
+build: $(DOCS)
 	$(BIN)/mkdocs build --strict
 
-serve: build
+# `mkdocs serve` builds the site itself (once), then rebuilds on every change.
+serve: $(DOCS)
 	$(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8000
 
 test: $(STAMP)

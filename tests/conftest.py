@@ -18,11 +18,24 @@ def root() -> Path:
     return ROOT
 
 
+# The tests build the site as it is published: for an address under a sub-path (README,
+# "Publish"), then serve it under that sub-path (tests/browser/conftest.py), so every page,
+# asset, link and the search are checked where a real host puts them.
+PUBLISHED_URL = "https://example.org/transformer-primer/"
+
+
+@pytest.fixture(scope="session")
+def published_url() -> str:
+    """The address the test build is made for (its sitemap and canonical links name it)."""
+    return PUBLISHED_URL
+
+
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """Build the whole site strictly (notebooks executed, no cache) once; return (dir, log)."""
+    """Build the whole site strictly (notebooks executed, no cache) once, for PUBLISHED_URL;
+    return (dir, log)."""
     site = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "SITE_URL": PUBLISHED_URL}
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
         cwd=ROOT,

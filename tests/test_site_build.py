@@ -14,6 +14,13 @@ def test_build_is_strict_and_has_no_warnings(built_site: tuple[Path, str]) -> No
     assert not bad, "\n".join(bad)
 
 
+def test_the_build_prints_no_alarming_kernel_warning(built_site: tuple[Path, str]) -> None:
+    """Notebook kernels talk over IPC sockets (hooks/jupyter), so ipykernel has no reason to
+    warn that it "is running over TCP without encryption" (it printed that four times a build)."""
+    _, log = built_site
+    assert "without encryption" not in log and "Kernel is running" not in log, log[-2000:]
+
+
 def test_every_lesson_and_the_notebook_is_built(built_site: tuple[Path, str]) -> None:
     site, _ = built_site
     for lesson in LESSONS:

@@ -8,7 +8,8 @@ must fail, naming what broke:
 - a snippet that includes a file that does not exist,
 - a snippet that names a section the file does not have,
 - a cross-reference to an object that does not exist,
-- a notebook cell that raises.
+- a notebook cell that raises,
+- a link to a page that does not exist, or to an anchor that a page does not have.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Security floors (see /work/shared/notes/stack.md and the comments in pyproject.toml).
+# Security floors (see the comments in pyproject.toml).
 FLOORS = {
     "mkdocs-material": Version("9.7.7"),  # XSS fix in search suggestions
     "pymdown-extensions": Version("10.21.3"),  # CVE-2026-46338: snippets path traversal
@@ -47,8 +48,14 @@ class Dumper(yaml.SafeDumper):
     pass
 
 
+class Env(list):
+    """MkDocs' ``!ENV [NAME, default]`` YAML tag, kept as it is through a load and a dump."""
+
+
 Loader.add_constructor("!relative", lambda loader, node: Relative(loader.construct_scalar(node)))
 Dumper.add_representer(Relative, lambda dumper, value: dumper.represent_scalar("!relative", str(value)))
+Loader.add_constructor("!ENV", lambda loader, node: Env(loader.construct_sequence(node)))
+Dumper.add_representer(Env, lambda dumper, value: dumper.represent_sequence("!ENV", list(value)))
 
 PAGE = """# Home
 
@@ -56,7 +63,7 @@ PAGE = """# Home
 --8<-- "{snippet}"
 ```
 
-See [softmax][{target}].
+See [softmax][{target}] and [the numerics page]({link}).
 """
 NOTEBOOK_CELL = "print(1 + 1)"
 
@@ -69,7 +76,8 @@ def notebook(source: str) -> str:
 
 
 def make_project(folder: Path, *, snippet: str = "src/transformer_primer/numerics.py:softmax",
-                 target: str = "transformer_primer.numerics.softmax", cell: str | None = None) -> Path:
+                 target: str = "transformer_primer.numerics.softmax", link: str = "reference.md#numerics",
+                 cell: str | None = None) -> Path:
     """A tiny site with the repository's settings; returns its mkdocs.yml.
 
     Only the cases that are about notebooks get one: a kernel starting under load could
@@ -85,7 +93,7 @@ def make_project(folder: Path, *, snippet: str = "src/transformer_primer/numeric
     docs = folder / "docs"
     docs.mkdir(parents=True)
     (folder / "src").symlink_to(ROOT / "src", target_is_directory=True)
-    (docs / "index.md").write_text(PAGE.format(snippet=snippet, target=target), encoding="utf-8")
+    (docs / "index.md").write_text(PAGE.format(snippet=snippet, target=target, link=link), encoding="utf-8")
     (docs / "reference.md").write_text("# numerics\n\n::: transformer_primer.numerics\n", encoding="utf-8")
     if cell is not None:
         (docs / "nb.ipynb").write_text(notebook(cell), encoding="utf-8")
@@ -100,6 +108,8 @@ CASES = {
     "missing section": ({"snippet": "src/transformer_primer/numerics.py:no_such_section"}, "no_such_section"),
     "unknown cross-reference": ({"target": "transformer_primer.numerics.no_such_function"}, "no_such_function"),
     "notebook error": ({"cell": "raise RuntimeError('cell failed on purpose')"}, "cell failed on purpose"),
+    "link to a missing page": ({"link": "no-such-page.md"}, "no-such-page.md"),
+    "link to a missing anchor": ({"link": "reference.md#no-such-anchor"}, "no-such-anchor"),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,10 @@ def site_dir(built_site: tuple[Path, str]) -> Path:
 
 
 @pytest.fixture(scope="session")
-def site_base(site_dir: Path) -> Iterator[str]:
-    """The built site over HTTP at the root of http://127.0.0.1:<free port> (real 404s)."""
-    with sitecheck.serve(site_dir) as base:
+def site_base(site_dir: Path, published_url: str) -> Iterator[str]:
+    """The built site over HTTP under the sub-path it was built for (`published_url`):
+    http://127.0.0.1:<free port>/transformer-primer, with the site's 404 page for what is missing."""
+    with sitecheck.serve(site_dir, prefix=urllib.parse.urlsplit(published_url).path) as base:
         yield base
 
 
