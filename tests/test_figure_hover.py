@@ -106,4 +106,4 @@ def test_the_page_gets_the_grid_and_a_title_shows_as_text(rendered) -> None:
     # Material puts a title into its tooltip as HTML: '<pad>' must arrive as text, escaped once.
     assert "key '&amp;lt;pad&amp;gt;': weight 0.000" in out
     assert HOOK.on_page_content('<img alt="y" src="../figures/positional-encoding.svg" />', None, None, None) == (
-        '<span class="figure"><img alt="y" src="../figures/positional-encoding.svg" /></span>')
+        '<span class="figure"><img alt="y" src="../figures/positional-encoding.svg" /></span>' + HOOK.FIGURE_HINT)

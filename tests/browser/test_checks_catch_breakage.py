@@ -128,19 +128,19 @@ LAYOUT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>layout</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-  article { width: 600px; }
-  pre > code { display: block; overflow: auto; white-space: pre; }
-  .highlight { position: relative; }
-  .md-code__nav { position: absolute; top: 0; left: 0; width: 120px; height: 30px; }
-  .figure { display: block; overflow-x: auto; }
-  .shadowed { background: linear-gradient(white, white) local, linear-gradient(white, white) local,
-    radial-gradient(black, white) scroll, radial-gradient(black, white) scroll, white; }
+  article {{ width: 600px; }}
+  pre > code {{ display: block; overflow: auto; white-space: pre; }}
+  .highlight {{ position: relative; }}
+  .md-code__nav {{ position: absolute; top: 0; left: 0; width: 120px; height: 30px; }}
+  .figure {{ display: block; overflow-x: auto; }}
+  .shadowed {{ background: linear-gradient(white, white) local, linear-gradient(white, white) local,
+    radial-gradient(black, white) scroll, radial-gradient(black, white) scroll, white; }}
 </style></head><body><article>
-<div class="highlight"><pre><code>%s</code></pre><nav class="md-code__nav"></nav></div>
+<div class="highlight"><pre><code>{first}</code></pre><nav class="md-code__nav"></nav></div>
 <span class="figure"><img alt="a wide picture" src="/wide.svg"></span>
-<pre><code class="shadowed">%s</code></pre>
+<pre><code class="shadowed">{second}</code></pre>
 </article></body></html>
-""" % ("x = 1  # " + "a long line " * 80, "y = 2  # " + "another long line " * 60)
+""".format(first="x = 1  # " + "a long line " * 80, second="y = 2  # " + "another long line " * 60)
 
 WIDE = '<svg xmlns="http://www.w3.org/2000/svg" width="1600" height="40"><rect width="1600" height="40"/></svg>'
 DOT = '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><circle r="2"/></svg>'
