@@ -15,15 +15,8 @@ import pytest
 import traces  # scripts/traces.py
 
 ROOT = Path(__file__).resolve().parent.parent
-LESSONS = {  # page -> the module its solutions live in (tiled-attention has its own developer)
-    "encoder-decoder": "encoder_decoder",
-    "self-attention": "self_attention",
-    "transformer-vs-rnn": "transformer_vs_rnn",
-    "attention-math": "attention_math",
-    "positional-encoding": "positional_encoding",
-    "backpropagation": "backpropagation",
-    "training": "training",
-}
+# Every lesson page, and the module its solutions live in (its name with "_" for "-").
+LESSONS = {page.stem: page.stem.replace("-", "_") for page in sorted((ROOT / "docs" / "lessons").glob("*.md"))}
 EXERCISE_RE = re.compile(r"^### Exercise (\d+): \S.*$", re.M)
 SOLUTION_RE = re.compile(r'^\?\?\? success "Solution"\n\n(?P<body>(?:    .*\n|\n)+)', re.M)
 SECTION_RE = re.compile(r"^# --8<-- \[start:(exercise_\d+)\]$", re.M)

@@ -147,6 +147,28 @@ def test_multi_head_attention(seed: int) -> None:
     assert np.max(np.abs(weights - to_np(ref_weights))) <= TOL
 
 
+def test_the_mask_conventions_the_self_attention_lesson_warns_about() -> None:
+    """The lesson's warning, checked: our mask passed unchanged as nn.MultiheadAttention's
+    ``attn_mask`` runs without complaint and attends to exactly the other keys; inverted, it
+    gives our numbers. F.scaled_dot_product_attention takes it unchanged."""
+    rng, gen, n_heads, d_model, batch, n_q = np.random.default_rng(0), torch.Generator().manual_seed(0), 2, 8, 3, 4
+    theirs = torch.nn.MultiheadAttention(d_model, n_heads, dropout=0.0, batch_first=True)
+    randomize(theirs, gen)
+    ours = MultiHeadAttention(d_model, n_heads, rng, dtype=F32)
+    copy_mha(ours, theirs)
+    x = rng.normal(size=(batch, n_q, d_model)).astype(F32)
+    # Each query sees some keys and not others, both ways round (no row all True or all False).
+    mask = np.array([[0, 1, 0, 0], [0, 1, 0, 0], [0, 1, 1, 0], [0, 1, 1, 1]], dtype=bool)
+    _, weights = ours(x, x, x, mask)
+    _, as_is = theirs(t(x), t(x), t(x), attn_mask=t(mask), average_attn_weights=False)
+    _, inverted = theirs(t(x), t(x), t(x), attn_mask=t(~mask), average_attn_weights=False)
+    assert np.max(np.abs(weights - to_np(inverted))) <= TOL
+    assert (to_np(as_is)[..., mask] == 0).all() and (weights[..., ~mask] == 0).all()  # opposite keys
+    q, k, v = (rng.normal(size=(n_heads, n_q, 4)).astype(F32) for _ in range(3))
+    ref = torch.nn.functional.scaled_dot_product_attention(t(q), t(k), t(v), attn_mask=t(mask))
+    assert np.max(np.abs(scaled_dot_product_attention(q, k, v, mask)[0] - to_np(ref))) <= TOL
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_layer_norm(seed: int) -> None:
     rng, gen, _, d_model, batch, n_q, _ = sizes(seed)

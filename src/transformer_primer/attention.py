@@ -75,7 +75,7 @@ def _check_qkv(q: ArrayLike, k: ArrayLike, v: ArrayLike) -> tuple[Array, Array, 
     return q, k, v
 
 
-# --8<-- [start:scaled_dot_product_attention]
+# --8<-- [start:reference_attention]
 # The readable form, line by line as in the paper. scaled_dot_product_attention (below)
 # computes the same numbers, faster; tiled_attention computes them without the n_q x n_k matrix.
 def reference_attention(
@@ -137,7 +137,7 @@ def reference_attention(
     weights = softmax(scores, axis=-1)  # (..., n_q, n_k), rows sum to 1
     output = weights @ v  # (..., n_q, n_k) @ (..., n_k, d_v) -> (..., n_q, d_v)
     return output, weights
-# --8<-- [end:scaled_dot_product_attention]
+# --8<-- [end:reference_attention]
 
 
 _LOG2_E = math.log2(math.e)  # e**x == 2**(x * log2(e)); numpy's exp2 is cheaper than its exp

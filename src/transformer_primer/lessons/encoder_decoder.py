@@ -58,6 +58,7 @@ src_ids = np.array([vocab.index(word) for word in source])  # (2,)
 step("the decoder's causal mask: rows = queries, columns = keys, True = may attend")
 print(causal_mask(4).astype(int))  # decoder position t sees positions 0..t only
 
+never = []  # the probability of <pad> and of <bos> at each step
 for number, decode_step in enumerate(model.generate(src_ids, max_new_tokens=4), start=1):
     words = [vocab[i] for i in decode_step.input_ids]
     step(f"step {number}: the decoder reads {words}")
@@ -68,9 +69,11 @@ for number, decode_step in enumerate(model.generate(src_ids, max_new_tokens=4), 
     top = np.argsort(-decode_step.probs, kind="stable")[:3]  # the 3 most probable next tokens
     print("most probable next:", ", ".join(f"{vocab[i]} {decode_step.probs[i]:.3f}" for i in top))
     print(f"chosen: {vocab[decode_step.chosen]}")
+    never += [f"{decode_step.probs[vocab.index(token)]:.3f}" for token in ("<pad>", "<bos>")]
 
 print()
 print("generated:", [vocab[i] for i in model.greedy_decode(src_ids, max_new_tokens=4)])
+print("probability of <pad>, <bos> at each step:", " ".join(never))
 # --8<-- [end:decoder]
 
 # --8<-- [start:trained]
@@ -81,6 +84,8 @@ from transformer_primer.trace import fmt, step
 
 model = pretrained("reverse")  # trained by `python -m transformer_primer train reverse`
 vocab, net = model.vocab, model.model
+norm = "pre-norm, x + Sublayer(LayerNorm(x))" if net.config.norm_first else "post-norm"
+print(f"{len(net.encoder_layers)} encoder + {len(net.decoder_layers)} decoder layer(s), {norm}")
 text = "hello world"
 src_ids = model.encode(text)  # (11,) character ids
 memory = net.encode(src_ids)  # (11,) -> (11, d_model): one vector per source character

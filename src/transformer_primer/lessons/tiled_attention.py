@@ -71,3 +71,55 @@ for a in blocks:
 
 print(f"computed {needed} of {len(blocks) ** 2} tiles; the rest are never multiplied")
 # --8<-- [end:tiled_vs_plain]
+
+
+# --8<-- [start:exercise_1]
+import numpy as np
+
+from transformer_primer.trace import fmt
+
+# The scores of the first example, with its largest score (3.0) moved into the first block.
+scores = np.array([3.0, -0.3, 2.1, 0.5, 1.2, -1.0, 0.8, 2.5])  # one query against 8 keys
+block_size = 3
+m_run = -np.inf
+for start in range(0, len(scores), block_size):
+    m_new = max(m_run, scores[start:start + block_size].max())
+    print(f"keys {start}-{min(start + block_size, len(scores)) - 1}: "
+          f"m {fmt(m_run)} -> {fmt(m_new)}, rescale exp(m_old - m_new) = {fmt(np.exp(m_run - m_new))}")
+    m_run = m_new
+# --8<-- [end:exercise_1]
+
+
+# --8<-- [start:exercise_2]
+import tracemalloc
+
+import numpy as np
+
+from transformer_primer.attention import scaled_dot_product_attention, tiled_attention
+
+
+def peak_mib(attention, q, k, v, **options):
+    """The most memory numpy held at once during one call of ``attention``, in MiB."""
+    tracemalloc.start()
+    attention(q, k, v, **options)  # the result is not needed, only the memory it took
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+rng = np.random.default_rng(0)
+sizes = (512, 1024, 2048)
+peaks = {"plain": [], "tiled": []}
+for n in sizes:
+    q, k, v = rng.normal(size=(3, n, 64)).astype(np.float32)  # one head, d_k = d_v = 64
+    peaks["plain"].append(peak_mib(scaled_dot_product_attention, q, k, v, need_weights=False))
+    peaks["tiled"].append(peak_mib(tiled_attention, q, k, v, block_size=128))
+
+print("    n   plain peak (MiB)   tiled peak (MiB)")
+for i, n in enumerate(sizes):
+    print(f"{n:5d} {peaks['plain'][i]:18.1f} {peaks['tiled'][i]:18.1f}")
+
+for name, peak in peaks.items():
+    print(f"{name}: each doubling of n multiplies the peak by "
+          + ", ".join(f"{b / a:.1f}" for a, b in zip(peak, peak[1:], strict=False)))
+# --8<-- [end:exercise_2]

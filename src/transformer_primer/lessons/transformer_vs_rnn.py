@@ -161,7 +161,8 @@ for scale in (1.0, 3.0):
     rng = np.random.default_rng(0)
     rnn = ElmanRNN(d_in=d, d_hidden=d, rng=rng)
     rnn.w_h = rnn.w_h * scale  # (d, d): a weaker or a stronger recurrence
-    radius = np.abs(np.linalg.eigvals(rnn.w_h)).max()  # how much W_h can stretch a vector, step after step
+    radius = np.abs(np.linalg.eigvals(rnn.w_h)).max()  # below 1: W_h^n -> 0, changes die out
+    stretch = np.linalg.norm(rnn.w_h, 2)  # largest singular value: the most one step can stretch
     changes = []
     for n in (2, 8, 32):
         change = 0.0
@@ -171,7 +172,8 @@ for scale in (1.0, 3.0):
             x_changed[0] = rng.normal(size=d)  # a different first token
             change += np.linalg.norm(rnn(x_changed)[-1] - rnn(x)[-1]) / trials
         changes.append(f"n = {n}: {change:7.1e}")
-    print(f"W_h x {scale:.0f} (largest |eigenvalue| {radius:.2f})   " + "   ".join(changes))
+    print(f"W_h x {scale:.0f}: largest |eigenvalue| {radius:.2f}, largest one-step stretch {stretch:.3f}")
+    print("    " + "   ".join(changes))
 # --8<-- [end:exercise_2]
 
 
