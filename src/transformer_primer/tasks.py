@@ -30,16 +30,21 @@ __all__ = [
     "target",
 ]
 
-ALPHABET = " abcdefghijklmnopqrstuvwxyz"  # a space, then the 26 lowercase letters
-MAX_CHARS = 16  # the longest source string the models are trained and tested on
+ALPHABET = " abcdefghijklmnopqrstuvwxyz"
+"""The characters of every task: a space, then the 26 lowercase letters."""
+
+MAX_CHARS = 16
+"""The longest source string the models are trained and tested on."""
 
 TASKS: dict[str, Callable[[str], str]] = {
     "reverse": lambda text: text[::-1],
     "copy": lambda text: text,
     "sort": lambda text: "".join(sorted(text)),  # a space sorts before the letters
 }
+"""Each task's name and the function from a source string to its target."""
 
-QUALITY = {"reverse": 0.99, "copy": 0.99, "sort": 0.95}  # exact match the shipped models must reach
+QUALITY = {"reverse": 0.99, "copy": 0.99, "sort": 0.95}
+"""The exact match on held-out strings that each shipped model must reach (``make reproduce``)."""
 TEST_SEED = 2017  # fixes which held-out strings the accuracy is measured on
 
 _SPLITS = ("train", "valid", "test")

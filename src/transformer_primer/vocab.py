@@ -22,7 +22,12 @@ from ._checks import check_positive_int, describe
 
 __all__ = ["BOS", "EOS", "PAD", "Vocab"]
 
-PAD, BOS, EOS = 0, 1, 2
+PAD = 0
+"""The padding id: fills the end of shorter sequences; masked out of attention and the loss."""
+BOS = 1
+"""The start id ("beginning of sequence"): the decoder's first input."""
+EOS = 2
+"""The end id ("end of sequence"): what the decoder produces when it has finished."""
 _SPECIALS = ("<pad>", "<bos>", "<eos>")
 
 
