@@ -12,7 +12,9 @@ export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: setup build serve test traces lint clean reproduce
 
-# (Re)install when the ranges or the pins change. Every install uses constraints.txt.
+# (Re)install when the ranges or the pins change. Every install uses constraints.txt. pip runs
+# with -qq: errors only (this machine's pip configuration names package folders that do not
+# exist, and pip warns about each of them on every install).
 # A reader who only serves the site gets the docs extra (about 300 MB); `make test` adds the test
 # tools and the torch extra (CPU build, ~35 s from a local wheel, the reference for
 # tests/test_torch_equivalence.py).
@@ -21,11 +23,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(DOCS): pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[docs]"
+	$(BIN)/python -m pip install -qq -c constraints.txt -e ".[docs]"
 	@touch $@
 
 $(STAMP): $(DOCS)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[docs,test,torch]"
+	$(BIN)/python -m pip install -qq -c constraints.txt -e ".[docs,test,torch]"
 	@touch $@
 
 setup: $(STAMP)

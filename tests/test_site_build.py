@@ -21,6 +21,13 @@ def test_the_build_prints_no_alarming_kernel_warning(built_site: tuple[Path, str
     assert "without encryption" not in log and "Kernel is running" not in log, log[-2000:]
 
 
+def test_api_signatures_are_formatted(built_site: tuple[Path, str]) -> None:
+    """mkdocstrings formats signatures with ruff: the docs extra installs it, so the site a
+    reader builds with `make serve` wraps long signatures as the tested one does."""
+    _, log = built_site
+    assert "Formatting signatures requires" not in log
+
+
 def test_every_lesson_and_the_notebook_is_built(built_site: tuple[Path, str]) -> None:
     site, _ = built_site
     for lesson in LESSONS:
