@@ -192,13 +192,14 @@ def positional_encoding() -> Figure:
 def encoder_decoder_attention() -> Figure:
     """The decoder's self-attention and cross-attention at the last step of the loop."""
     ns = run_section(f"{LESSONS}/encoder_decoder.py:decoder")
-    layer, words, source = ns["layer"], ns["words"], ns["source"]
+    self_weights, cross_weights = ns["self_weights"], ns["cross_weights"]  # the last step's
+    words, source = ns["words"], ns["source"]
     fig = Figure(figsize=(9.0, 3.4), layout="constrained")
     left, middle, right = fig.subplots(1, 3, width_ratios=[4, 2.2, 2.2])
-    heatmap(fig, left, layer.last_self_attention[0], words, words,
+    heatmap(fig, left, self_weights[0], words, words,
             "decoder self-attention, head 0", "decoder key", "decoder query", colorbar=False)
     for h, ax in enumerate((middle, right)):
-        heatmap(fig, ax, layer.last_cross_attention[h], words, source, f"cross-attention, head {h}",
+        heatmap(fig, ax, cross_weights[h], words, source, f"cross-attention, head {h}",
                 "source key (encoder)", "decoder query", colorbar=h == 1)
     return fig
 

@@ -13,7 +13,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from transformer_primer import attention
+from transformer_primer import kernels
 from transformer_primer.attention import reference_attention, scaled_dot_product_attention
 from transformer_primer.masks import causal_mask, padding_mask
 
@@ -83,10 +83,10 @@ def test_a_mask_that_blocks_everything_gives_zeros() -> None:
 def test_max_shift_is_skipped_only_when_the_scores_are_provably_small(dtype: type) -> None:
     rng = np.random.default_rng(1)
     q, k, v = qkv(rng, (256, 16), dtype)
-    assert not attention._needs_max_shift(q, k, v)  # |scores| <= |q| |k| / 4: small
-    assert attention._needs_max_shift(40 * q, k, v)  # could reach 2**(quarter of the exponent range)
+    assert not kernels._needs_max_shift(q, k, v)  # |scores| <= |q| |k| / 4: small
+    assert kernels._needs_max_shift(40 * q, k, v)  # could reach 2**(quarter of the exponent range)
     tiny_v = v * dtype(2.0 ** (np.finfo(dtype).minexp + 4))  # 2**score * v could underflow
-    assert attention._needs_max_shift(q, k, tiny_v)
+    assert kernels._needs_max_shift(q, k, tiny_v)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -96,7 +96,7 @@ def test_both_softmax_paths_equal_the_reference(dtype: type, scale: float) -> No
     rng = np.random.default_rng(int(scale))
     q, k, v = qkv(rng, (3, 200, 16), dtype)
     q = (q * scale).astype(dtype)
-    shifted = attention._needs_max_shift(q, k, v)
+    shifted = kernels._needs_max_shift(q, k, v)
     assert shifted == (scale > 1)
     for mask in (None, causal_mask(200)):
         out_ref, w_ref = reference_attention(q, k, v, mask)
@@ -111,7 +111,7 @@ def test_both_softmax_paths_equal_the_reference(dtype: type, scale: float) -> No
 def test_large_inputs_are_computed_one_head_at_a_time_with_the_same_result() -> None:
     rng = np.random.default_rng(2)
     shape = (2, 3, 700, 8)  # 6 slices of 490,000 scores: more than one numpy call may hold
-    assert attention._leading_chunks(shape[:-2], 700 * 700, attention._SCORES_PER_CALL) == [
+    assert kernels._leading_chunks(shape[:-2], 700 * 700, kernels._SCORES_PER_CALL) == [
         (b, h) for b in range(2) for h in range(3)
     ]
     q, k, v = qkv(rng, shape, np.float32)
@@ -125,22 +125,22 @@ def test_large_inputs_are_computed_one_head_at_a_time_with_the_same_result() -> 
 
 
 def test_leading_chunks_keep_small_inputs_in_one_call() -> None:
-    assert attention._leading_chunks((32, 8), 64 * 64, 1 << 20) == [()]
-    assert attention._leading_chunks((4, 4), 512 * 512, 1 << 20) == [(b,) for b in range(4)]  # 4 heads a call
-    assert len(attention._leading_chunks((4, 8), 512 * 512, 1 << 20)) == 32  # 8 heads: too many, one a call
-    assert attention._leading_chunks((), 4096 * 4096, 1 << 20) == [()]
+    assert kernels._leading_chunks((32, 8), 64 * 64, 1 << 20) == [()]
+    assert kernels._leading_chunks((4, 4), 512 * 512, 1 << 20) == [(b,) for b in range(4)]  # 4 heads a call
+    assert len(kernels._leading_chunks((4, 8), 512 * 512, 1 << 20)) == 32  # 8 heads: too many, one a call
+    assert kernels._leading_chunks((), 4096 * 4096, 1 << 20) == [()]
 
 
 def test_mask_window_cuts_rows_and_keys_no_one_uses() -> None:
     mask = np.zeros((6, 8), dtype=bool)
     mask[2, 3] = mask[4, 5] = True
-    rows, keys, blocked = attention._mask_window(mask, 6, 8)
+    rows, keys, blocked = kernels._mask_window(mask, 6, 8)
     assert (rows, keys) == (slice(2, 5), slice(3, 6))
     assert blocked.shape == (3, 3) and blocked.sum() == 7  # 9 cells, 2 allowed
     padding = padding_mask(np.array([3, 5]), 8)  # (2, 1, 8): keys 5..7 are padding everywhere
-    rows, keys, _ = attention._mask_window(padding, 8, 8)
+    rows, keys, _ = kernels._mask_window(padding, 8, 8)
     assert (rows, keys) == (slice(0, 8), slice(0, 5))
-    assert attention._mask_window(np.ones((4, 4), dtype=bool), 4, 4)[2] is None  # nothing blocked
+    assert kernels._mask_window(np.ones((4, 4), dtype=bool), 4, 4)[2] is None  # nothing blocked
 
 
 def test_without_weights_only_one_slice_of_scores_is_held() -> None:

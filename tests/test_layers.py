@@ -88,10 +88,11 @@ def test_encoder_layer_is_wired_as_its_norm_says(norm_first: bool) -> None:
     else:  # LayerNorm(x + Sublayer(x)), the paper
         x1 = n1(x + sa(x, x, x, mask)[0])
         want = n2(x1 + ff(x1))
-    got = layer(x, mask)
+    cache: dict = {}
+    got = layer(x, mask, cache=cache)
     assert got.shape == x.shape
     assert np.array_equal(got, want)
-    assert layer.last_attention.shape == (2, 2, 5, 5)
+    assert cache["self_attn"]["weights"].shape == (2, 2, 5, 5)
 
 
 def test_post_norm_and_pre_norm_differ_as_expected() -> None:
@@ -125,8 +126,9 @@ def test_decoder_layer_is_wired_as_its_norm_says(norm_first: bool) -> None:
         y1 = n1(y + sa(y, y, y, self_mask)[0])
         y2 = n2(y1 + ca(y1, memory, memory, memory_mask)[0])
         want = n3(y2 + ff(y2))
-    assert np.array_equal(layer(y, memory, self_mask, memory_mask), want)
-    assert np.all(layer.last_cross_attention[1, :, :, 2:] == 0.0)  # padded memory ignored
+    cache: dict = {}
+    assert np.array_equal(layer(y, memory, self_mask, memory_mask, cache=cache), want)
+    assert np.all(cache["cross_attn"]["weights"][1, :, :, 2:] == 0.0)  # padded memory ignored
 
 
 @pytest.mark.parametrize("norm_first", [False, True])

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transformer_primer import attention
+from transformer_primer import attention, kernels
 from transformer_primer.attention import reference_attention, scaled_dot_product_attention, tiled_attention
 from transformer_primer.masks import causal_mask, padding_mask
 
@@ -119,7 +119,7 @@ def test_property_tiled_equals_plain(n_q: int, n_k: int, block_size: int, densit
 def test_causal_plan_skips_every_block_above_the_diagonal() -> None:
     block, blocks = 4, 6
     n = block * blocks
-    plan = attention._block_plan(causal_mask(n), n, n, block)
+    plan = kernels._block_plan(causal_mask(n), n, n, block)
     # key block b is scored against query rows b*block .. n only; its first rows need the mask
     # (the last row of that diagonal block sees all of it)
     assert plan == [(b * block, (b + 1) * block, b * block, n, b * block, (b + 1) * block - 1) for b in range(blocks)]
@@ -128,13 +128,13 @@ def test_causal_plan_skips_every_block_above_the_diagonal() -> None:
 
 
 def test_plan_without_a_mask_visits_every_block_and_masks_nothing() -> None:
-    plan = attention._block_plan(None, 10, 10, 4)
+    plan = kernels._block_plan(None, 10, 10, 4)
     assert plan == [(0, 4, 0, 10, 0, 0), (4, 8, 0, 10, 0, 0), (8, 10, 0, 10, 0, 0)]
 
 
 def test_plan_drops_key_blocks_that_no_query_may_see() -> None:
     lengths = np.array([5, 9])  # two sequences padded to 16: keys 9..15 are padding for both
-    plan = attention._block_plan(padding_mask(lengths, 16), 16, 16, 4)
+    plan = kernels._block_plan(padding_mask(lengths, 16), 16, 16, 4)
     assert [(k0, k1) for k0, k1, *_ in plan] == [(0, 4), (4, 8), (8, 12)]  # block 12..15 skipped
     assert plan[0][4:] == (0, 0)  # keys 0..3 are real for both: no mask needed on that block
 
@@ -147,8 +147,8 @@ def test_tiled_attention_computes_only_the_planned_blocks(monkeypatch: pytest.Mo
         planned.append(plan)
         return plan
 
-    real = attention._block_plan
-    monkeypatch.setattr(attention, "_block_plan", spy)
+    real = kernels._block_plan
+    monkeypatch.setattr(kernels, "_block_plan", spy)
     rng = np.random.default_rng(8)
     n, block = 64, 16
     q, k, v = qkv(rng, (2, n, 8), np.float64)

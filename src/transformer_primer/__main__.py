@@ -21,6 +21,10 @@ import shlex
 import sys
 from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy is imported inside the commands only (see the module docstring)
+    from .seq2seq import Seq2Seq
 
 __all__ = ["main"]
 
@@ -44,7 +48,7 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-def _load(args: argparse.Namespace):  # -> Seq2Seq
+def _load(args: argparse.Namespace) -> Seq2Seq:
     from .seq2seq import load, pretrained
 
     return load(args.weights) if args.weights else pretrained(args.task)

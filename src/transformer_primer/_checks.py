@@ -15,15 +15,19 @@ from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "as_array",
+    "check_attention_fits",
     "check_axis",
     "check_bool",
     "check_bool_mask",
-    "check_float_array",
+    "check_features",
     "check_fits_linear",
+    "check_float_array",
     "check_float_dtype",
     "check_max_abs",
     "check_positive_float",
     "check_positive_int",
+    "check_qkv",
+    "check_rng",
     "describe",
 ]
 
@@ -102,7 +106,9 @@ def check_max_abs(name: str, x: NDArray[np.floating], limit: float, reason: str)
         )
 
 
-def check_fits_linear(name: str, x: NDArray[np.floating], *steps: tuple[str, NDArray, NDArray]) -> None:
+def check_fits_linear(
+    name: str, x: NDArray[np.floating], *steps: tuple[str, NDArray[np.floating], NDArray[np.floating]]
+) -> None:
     """Raise if ``x`` is so large that one of the affine ``steps`` could overflow its dtype.
 
     Each step is ``(label, w, b)`` for ``h @ w + b``, applied in turn starting from ``x``;
@@ -188,10 +194,10 @@ def check_float_array(
     if arr.size == 0 and not allow_empty:
         raise ValueError(f"{name} must not be empty{shown}, got shape {arr.shape}")
     if allow_neg_inf:
-        bad = np.isnan(arr).any() or np.isposinf(arr).any()
+        bad = bool(np.isnan(arr).any() or np.isposinf(arr).any())
         what = "NaN or +inf (only -inf, a masked score, is allowed)"
     else:
-        bad = not np.isfinite(arr).all()
+        bad = not bool(np.isfinite(arr).all())
         what = "NaN or infinity"
     if bad:
         raise ValueError(f"{name} contains {what}; got {describe(arr)}")
@@ -223,3 +229,86 @@ def check_bool_mask(name: str, mask: ArrayLike, shape: tuple[int, ...], layout: 
             f"{name} must broadcast to {layout} = {shape} without enlarging it, got shape {arr.shape}"
         )
     return arr
+
+
+def check_rng(rng: object) -> np.random.Generator:
+    """Return ``rng`` if it is a ``numpy.random.Generator``, the one source of random weights."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {describe(rng)}")
+    return rng
+
+
+def check_features(
+    name: str,
+    x: ArrayLike,
+    d_model: int,
+    dtype: np.dtype,
+    *,
+    ndim: Sequence[int] | None = None,
+    layout: str = "(..., d_model)",
+) -> NDArray[np.floating]:
+    """Return ``x`` if it is a float array of a layer's width ``d_model`` and weight ``dtype``.
+
+    The one check of what goes into a layer: a finite float array (``check_float_array``),
+    of ``ndim`` dimensions when given, whose last axis is ``d_model`` and whose dtype is the
+    weights' (float32 inputs to float64 weights would silently compute in float64).
+    """
+    x = check_float_array(name, x, ndim=ndim, layout=layout)
+    if x.shape[-1] != d_model:
+        raise ValueError(f"{name} must have last axis d_model = {d_model}, got shape {x.shape}")
+    if x.dtype != dtype:
+        raise TypeError(
+            f"{name} has dtype {x.dtype} but the weights are {dtype}; build the layer with dtype={x.dtype}"
+        )
+    return x
+
+
+def check_qkv(q: ArrayLike, k: ArrayLike, v: ArrayLike) -> tuple[NDArray[np.floating], ...]:
+    """Check the queries, keys and values of an attention call; return them as arrays.
+
+    Shapes ``(..., n_q, d_k)``, ``(..., n_k, d_k)``, ``(..., n_k, d_v)`` with leading axes
+    that broadcast, one float dtype, finite values, and sizes whose scores cannot overflow
+    (``check_attention_fits``).
+    """
+    q = check_float_array("q", q, min_ndim=2, layout="(..., n_q, d_k)")
+    k = check_float_array("k", k, min_ndim=2, layout="(..., n_k, d_k)")
+    v = check_float_array("v", v, min_ndim=2, layout="(..., n_k, d_v)")
+    if not q.dtype == k.dtype == v.dtype:
+        raise TypeError(f"q, k and v must share one dtype, got {q.dtype}, {k.dtype} and {v.dtype}")
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"q and k must have the same last axis d_k: q has shape {q.shape} (..., n_q, d_k), "
+            f"k has shape {k.shape} (..., n_k, d_k)"
+        )
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"k and v must have the same number of positions n_k: k has shape {k.shape} "
+            f"(..., n_k, d_k), v has shape {v.shape} (..., n_k, d_v)"
+        )
+    try:
+        np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"the leading (batch/head) axes of q {q.shape[:-2]}, k {k.shape[:-2]} and "
+            f"v {v.shape[:-2]} do not broadcast together"
+        ) from None
+    check_attention_fits(q, k, v)
+    return q, k, v
+
+
+def check_attention_fits(q: NDArray[np.floating], k: NDArray[np.floating], v: NDArray[np.floating]) -> None:
+    """Refuse queries, keys and values so large that attention could overflow their dtype.
+
+    ``|q . k| <= d_k * max|q| * max|k|`` bounds every score; a weighted average of the values
+    stays within ``max|v|``, half the float range kept in reserve. Called at the public door
+    and on the projections inside multi-head attention, where the values are first made.
+    """
+    limit = float(np.finfo(q.dtype).max)
+    q_max, k_max = (max(float(a.max()), -float(a.min())) for a in (q, k))
+    if q.shape[-1] * q_max * k_max > limit:
+        raise ValueError(
+            f"q and k are too large for {q.dtype}: max |q| = {q_max:.3g} and max |k| = {k_max:.3g} "
+            f"with d_k = {q.shape[-1]}, so the scores q @ k^T could overflow beyond {limit:.3g}; "
+            "scale q and k down"
+        )
+    check_max_abs("v", v, limit / 2, "the weighted average weights @ v")

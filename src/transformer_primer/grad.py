@@ -21,7 +21,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .attention import MultiHeadAttention, merge_heads, split_heads
-from .layers import DecoderLayer, EncoderLayer, FeedForward, LayerNorm
+from .caches import (
+    AttentionCache,
+    DecoderCache,
+    DecoderLayerCache,
+    EncoderCache,
+    EncoderLayerCache,
+    FeedForwardCache,
+    LayerNormCache,
+)
+from .layers import DecoderLayer, EncoderLayer, FeedForward, LayerNorm, Residual
 from .model import Transformer
 
 __all__ = [
@@ -39,6 +48,7 @@ __all__ = [
     "model_loss",
     "numerical_gradient",
     "relative_error",
+    "residual_backward",
     "softmax_backward",
 ]
 
@@ -206,7 +216,9 @@ def attention_backward(
 
 
 # --8<-- [start:mha_backward]
-def mha_backward(mha: MultiHeadAttention, dout: Array, cache: dict) -> tuple[Array, Array, Array, Grads]:
+def mha_backward(
+    mha: MultiHeadAttention, dout: Array, cache: AttentionCache
+) -> tuple[Array, Array, Array, Grads]:
     """Backward of [MultiHeadAttention][transformer_primer.attention.MultiHeadAttention].
 
     The forward pass is: three projections, split into heads, attention per head, merge,
@@ -219,7 +231,7 @@ def mha_backward(mha: MultiHeadAttention, dout: Array, cache: dict) -> tuple[Arr
         The layer (its weights are read, not changed).
     dout : numpy.ndarray, shape (..., n_q, d_model)
         Gradient with respect to the layer's output.
-    cache : dict
+    cache : AttentionCache
         Filled by ``mha(query, key, value, mask, cache=cache)``.
 
     Returns
@@ -252,7 +264,7 @@ def mha_backward(mha: MultiHeadAttention, dout: Array, cache: dict) -> tuple[Arr
 
 
 # --8<-- [start:layer_norm_backward]
-def layer_norm_backward(norm: LayerNorm, dout: Array, cache: dict) -> tuple[Array, Grads]:
+def layer_norm_backward(norm: LayerNorm, dout: Array, cache: LayerNormCache) -> tuple[Array, Grads]:
     """Backward of [LayerNorm][transformer_primer.layers.LayerNorm].
 
     ``dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))`` with ``g = dout * gamma``:
@@ -262,7 +274,7 @@ def layer_norm_backward(norm: LayerNorm, dout: Array, cache: dict) -> tuple[Arra
     ----------
     norm : LayerNorm
     dout : numpy.ndarray, shape (..., d_model)
-    cache : dict
+    cache : LayerNormCache
         Filled by ``norm(x, cache=cache)``: ``x_hat`` and ``inv_std``.
 
     Returns
@@ -295,7 +307,7 @@ def layer_norm_backward(norm: LayerNorm, dout: Array, cache: dict) -> tuple[Arra
 
 
 # --8<-- [start:feed_forward_backward]
-def feed_forward_backward(ff: FeedForward, dout: Array, cache: dict) -> tuple[Array, Grads]:
+def feed_forward_backward(ff: FeedForward, dout: Array, cache: FeedForwardCache) -> tuple[Array, Grads]:
     """Backward of [FeedForward][transformer_primer.layers.FeedForward], ``relu(x W1 + b1) W2 + b2``.
 
     ReLU passes the gradient where its output was positive and blocks it elsewhere.
@@ -304,7 +316,7 @@ def feed_forward_backward(ff: FeedForward, dout: Array, cache: dict) -> tuple[Ar
     ----------
     ff : FeedForward
     dout : numpy.ndarray, shape (..., d_model)
-    cache : dict
+    cache : FeedForwardCache
         Filled by ``ff(x, cache=cache)``: ``x`` and ``hidden``.
 
     Returns
@@ -330,24 +342,64 @@ def feed_forward_backward(ff: FeedForward, dout: Array, cache: dict) -> tuple[Ar
 # --8<-- [end:feed_forward_backward]
 
 
-def _self_attention_backward(mha: MultiHeadAttention, dout: Array, cache: dict) -> tuple[Array, Grads]:
-    """Self-attention used one input three times: its gradient is the sum of the three."""
-    dquery, dkey, dvalue, grads = mha_backward(mha, dout, cache)
-    return dquery + dkey + dvalue, grads
+# --8<-- [start:residual_backward]
+def residual_backward(
+    block: Residual, dout: Array, cache: LayerNormCache, sublayer_backward: Callable[[Array], Array]
+) -> tuple[Array, Grads]:
+    """Backward of [Residual][transformer_primer.layers.Residual]: the norm's place, decided once.
+
+    A residual ``x + f(...)`` passes its gradient both ways, straight through to ``x`` and
+    through ``f``, and the two add up. ``sublayer_backward`` maps the gradient at the
+    sublayer's output to the gradient at its input (and keeps the sublayer's own weight
+    gradients itself).
+
+    Parameters
+    ----------
+    block : Residual
+    dout : numpy.ndarray, shape (..., d_model)
+    cache : LayerNormCache
+        The record the block's norm filled in the forward pass.
+    sublayer_backward : callable
+        ``(..., d_model) -> (..., d_model)``.
+
+    Returns
+    -------
+    dx : numpy.ndarray, shape (..., d_model)
+    grads : dict of numpy.ndarray
+        The norm's: ``gamma`` and ``beta``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> block, cache = Residual(LayerNorm(2), norm_first=True), {}
+    >>> out = block(np.array([[1.0, 3.0]]), lambda h: 10 * h, cache)
+    >>> dx, grads = residual_backward(block, np.ones((1, 2)), cache, lambda d: 10 * d)
+    >>> dx  # the skip passes 1 through; the normalised path adds nothing to a uniform shift
+    array([[1., 1.]])
+    """
+    if block.norm_first:  # forward: out = x + f(norm(x))
+        d_norm_out = sublayer_backward(dout)  # through f, to norm(x)
+        d_x, grads = layer_norm_backward(block.norm, d_norm_out, cache)
+        return dout + d_x, grads  # the skip, plus the path through f and the norm
+    d_sum, grads = layer_norm_backward(block.norm, dout, cache)  # forward: out = norm(x + f(x))
+    return d_sum + sublayer_backward(d_sum), grads  # the skip, plus the path through f
+# --8<-- [end:residual_backward]
 
 
 # --8<-- [start:encoder_layer_backward]
-def encoder_layer_backward(layer: EncoderLayer, dout: Array, cache: dict) -> tuple[Array, Grads]:
+def encoder_layer_backward(layer: EncoderLayer, dout: Array, cache: EncoderLayerCache) -> tuple[Array, Grads]:
     """Backward of [EncoderLayer][transformer_primer.layers.EncoderLayer], post- or pre-norm.
 
-    A residual ``x + f(x)`` passes its gradient both ways: straight through to ``x``,
-    and through ``f``; the two are added.
+    The forward pass's two residual blocks, in reverse: first the feed-forward block, then
+    the self-attention block, each through [residual_backward][transformer_primer.grad.residual_backward].
+    Self-attention used its input three times (query, key and value): its gradient is the
+    sum of the three.
 
     Parameters
     ----------
     layer : EncoderLayer
     dout : numpy.ndarray, shape (..., n, d_model)
-    cache : dict
+    cache : EncoderLayerCache
         Filled by ``layer(x, mask, cache=cache)``.
 
     Returns
@@ -367,47 +419,39 @@ def encoder_layer_backward(layer: EncoderLayer, dout: Array, cache: dict) -> tup
     """
     grads: Grads = {}
 
-    def sub(name: str, part_grads: Grads) -> None:
-        grads.update(_prefixed(name, part_grads))
+    def feed_forward(d: Array) -> Array:
+        dx, g = feed_forward_backward(layer.feed_forward, d, cache["feed_forward"])
+        grads.update(_prefixed("feed_forward", g))
+        return dx
 
-    if layer.norm_first:  # forward: x1 = x + attn(n1(x)); out = x1 + ff(n2(x1))
-        dff, g = feed_forward_backward(layer.feed_forward, dout, cache["feed_forward"])
-        sub("feed_forward", g)
-        dn2, g = layer_norm_backward(layer.norm_2, dff, cache["norm_2"])
-        sub("norm_2", g)
-        dx1 = dout + dn2  # residual: both paths
-        dh, g = _self_attention_backward(layer.self_attn, dx1, cache["self_attn"])
-        sub("self_attn", g)
-        dn1, g = layer_norm_backward(layer.norm_1, dh, cache["norm_1"])
-        sub("norm_1", g)
-        return dx1 + dn1, grads
-    # post-norm forward: h = n1(x + attn(x)); out = n2(h + ff(h))
-    dr2, g = layer_norm_backward(layer.norm_2, dout, cache["norm_2"])
-    sub("norm_2", g)
-    dff, g = feed_forward_backward(layer.feed_forward, dr2, cache["feed_forward"])
-    sub("feed_forward", g)
-    dh = dr2 + dff  # residual: both paths
-    dr1, g = layer_norm_backward(layer.norm_1, dh, cache["norm_1"])
-    sub("norm_1", g)
-    dattn, g = _self_attention_backward(layer.self_attn, dr1, cache["self_attn"])
-    sub("self_attn", g)
-    return dr1 + dattn, grads
+    def self_attention(d: Array) -> Array:
+        dquery, dkey, dvalue, g = mha_backward(layer.self_attn, d, cache["self_attn"])
+        grads.update(_prefixed("self_attn", g))
+        return dquery + dkey + dvalue  # one input, used three times
+
+    d, g = residual_backward(layer.feed_forward_block, dout, cache["norm_2"], feed_forward)
+    grads.update(_prefixed("norm_2", g))
+    dx, g = residual_backward(layer.attention_block, d, cache["norm_1"], self_attention)
+    grads.update(_prefixed("norm_1", g))
+    return dx, grads
 # --8<-- [end:encoder_layer_backward]
 
 
 # --8<-- [start:decoder_layer_backward]
-def decoder_layer_backward(layer: DecoderLayer, dout: Array, cache: dict) -> tuple[Array, Array, Grads]:
+def decoder_layer_backward(
+    layer: DecoderLayer, dout: Array, cache: DecoderLayerCache
+) -> tuple[Array, Array, Grads]:
     """Backward of [DecoderLayer][transformer_primer.layers.DecoderLayer], post- or pre-norm.
 
-    The cross-attention's keys and values both come from the encoder output
-    ``memory``, so the layer also returns the gradient with respect to ``memory``:
-    that is how the loss reaches the encoder.
+    The three residual blocks in reverse. The cross-attention's keys and values both come
+    from the encoder output ``memory``, so the layer also returns the gradient with respect
+    to ``memory``: that is how the loss reaches the encoder.
 
     Parameters
     ----------
     layer : DecoderLayer
     dout : numpy.ndarray, shape (..., n_y, d_model)
-    cache : dict
+    cache : DecoderLayerCache
         Filled by ``layer(y, memory, self_mask, memory_mask, cache=cache)``.
 
     Returns
@@ -427,40 +471,31 @@ def decoder_layer_backward(layer: DecoderLayer, dout: Array, cache: dict) -> tup
     ((2, 4), (3, 4))
     """
     grads: Grads = {}
+    dmemory: list[Array] = []
 
-    def sub(name: str, part_grads: Grads) -> None:
-        grads.update(_prefixed(name, part_grads))
+    def feed_forward(d: Array) -> Array:
+        dx, g = feed_forward_backward(layer.feed_forward, d, cache["feed_forward"])
+        grads.update(_prefixed("feed_forward", g))
+        return dx
 
-    if layer.norm_first:  # y1 = y + sa(n1(y)); y2 = y1 + ca(n2(y1), m); out = y2 + ff(n3(y2))
-        dff, g = feed_forward_backward(layer.feed_forward, dout, cache["feed_forward"])
-        sub("feed_forward", g)
-        dn3, g = layer_norm_backward(layer.norm_3, dff, cache["norm_3"])
-        sub("norm_3", g)
-        dy2 = dout + dn3
-        dq, dk, dv, g = mha_backward(layer.cross_attn, dy2, cache["cross_attn"])
-        sub("cross_attn", g)
-        dn2, g = layer_norm_backward(layer.norm_2, dq, cache["norm_2"])
-        sub("norm_2", g)
-        dy1 = dy2 + dn2
-        dh, g = _self_attention_backward(layer.self_attn, dy1, cache["self_attn"])
-        sub("self_attn", g)
-        dn1, g = layer_norm_backward(layer.norm_1, dh, cache["norm_1"])
-        sub("norm_1", g)
-        return dy1 + dn1, dk + dv, grads
-    # post-norm: y1 = n1(y + sa(y)); y2 = n2(y1 + ca(y1, m)); out = n3(y2 + ff(y2))
-    dr3, g = layer_norm_backward(layer.norm_3, dout, cache["norm_3"])
-    sub("norm_3", g)
-    dff, g = feed_forward_backward(layer.feed_forward, dr3, cache["feed_forward"])
-    sub("feed_forward", g)
-    dr2, g = layer_norm_backward(layer.norm_2, dr3 + dff, cache["norm_2"])
-    sub("norm_2", g)
-    dq, dk, dv, g = mha_backward(layer.cross_attn, dr2, cache["cross_attn"])
-    sub("cross_attn", g)
-    dr1, g = layer_norm_backward(layer.norm_1, dr2 + dq, cache["norm_1"])
-    sub("norm_1", g)
-    dattn, g = _self_attention_backward(layer.self_attn, dr1, cache["self_attn"])
-    sub("self_attn", g)
-    return dr1 + dattn, dk + dv, grads
+    def cross_attention(d: Array) -> Array:
+        dquery, dkey, dvalue, g = mha_backward(layer.cross_attn, d, cache["cross_attn"])
+        grads.update(_prefixed("cross_attn", g))
+        dmemory.append(dkey + dvalue)  # memory was both the keys and the values
+        return dquery
+
+    def self_attention(d: Array) -> Array:
+        dquery, dkey, dvalue, g = mha_backward(layer.self_attn, d, cache["self_attn"])
+        grads.update(_prefixed("self_attn", g))
+        return dquery + dkey + dvalue
+
+    d, g = residual_backward(layer.feed_forward_block, dout, cache["norm_3"], feed_forward)
+    grads.update(_prefixed("norm_3", g))
+    d, g = residual_backward(layer.cross_attention_block, d, cache["norm_2"], cross_attention)
+    grads.update(_prefixed("norm_2", g))
+    dy, g = residual_backward(layer.self_attention_block, d, cache["norm_1"], self_attention)
+    grads.update(_prefixed("norm_1", g))
+    return dy, dmemory[0], grads
 # --8<-- [end:decoder_layer_backward]
 
 
@@ -517,7 +552,7 @@ def cross_entropy(
 
 
 # --8<-- [start:model_backward]
-def model_backward(model: Transformer, dlogits: Array, enc_cache: dict, dec_cache: dict) -> Grads:
+def model_backward(model: Transformer, dlogits: Array, enc_cache: EncoderCache, dec_cache: DecoderCache) -> Grads:
     """Backward of the whole [Transformer][transformer_primer.model.Transformer].
 
     From the logits back through the output projection, the decoder layers (in reverse
@@ -529,7 +564,7 @@ def model_backward(model: Transformer, dlogits: Array, enc_cache: dict, dec_cach
     ----------
     model : Transformer
     dlogits : numpy.ndarray, shape (..., n_y, vocab_size)
-    enc_cache, dec_cache : dict
+    enc_cache, dec_cache : EncoderCache, DecoderCache
         Filled by ``model.encode(..., cache=enc_cache)`` and
         ``model.decode(..., cache=dec_cache)``.
 
@@ -553,7 +588,7 @@ def model_backward(model: Transformer, dlogits: Array, enc_cache: dict, dec_cach
     vocab_size = model.config.vocab_size
     grads: Grads = {}
     dy, grads["w_out"], grads["b_out"] = linear_backward(dlogits, dec_cache["y"], model.w_out)
-    dmemory = 0.0
+    dmemory = np.zeros_like(dec_cache["layers"][0]["cross_attn"]["key"])  # the memory's shape (..., n_x, d_model)
     for i in reversed(range(len(model.decoder_layers))):
         dy, dmem, g = decoder_layer_backward(model.decoder_layers[i], dy, dec_cache["layers"][i])
         grads.update(_prefixed(f"decoder.{i}", g))
@@ -613,8 +648,8 @@ def loss_and_grads(
     >>> counts["tokens"]
     3
     """
-    enc_cache: dict = {}
-    dec_cache: dict = {}
+    enc_cache: EncoderCache = {}
+    dec_cache: DecoderCache = {}
     logits = _forward(model, src_ids, tgt_in, enc_cache, dec_cache)  # (batch, n_y, vocab_size)
     loss, dlogits, real = cross_entropy(logits, tgt_out, model.config.pad_id)
     grads = model_backward(model, dlogits, enc_cache, dec_cache)
@@ -623,7 +658,7 @@ def loss_and_grads(
 
 
 def _forward(model: Transformer, src_ids: NDArray[np.integer], tgt_in: NDArray[np.integer],
-             enc_cache: dict | None = None, dec_cache: dict | None = None) -> Array:
+             enc_cache: EncoderCache | None = None, dec_cache: DecoderCache | None = None) -> Array:
     """Teacher-forced logits of a padded batch: the forward pass of training."""
     src_mask = model.source_mask(src_ids)  # (batch, 1, n_x): padded keys are hidden
     memory = model.encode(src_ids, src_mask, cache=enc_cache)  # (batch, n_x, d_model)

@@ -1,65 +1,59 @@
-"""Layers: embedding, layer norm, feed-forward, and the encoder and decoder layers.
+"""Layers: embedding, layer norm, feed-forward, the residual block, the encoder and decoder layers.
 
-Each layer holds its weights as numpy arrays (listed by ``parameters()``) and is called
-like a function. Residual connections and layer norm follow the paper (post-norm,
-``LayerNorm(x + Sublayer(x))``); ``norm_first=True`` gives the pre-norm variant
-``x + Sublayer(LayerNorm(x))`` used by most modern models.
+Each layer holds its weights as numpy arrays (listed by ``parameters()``) and is called like
+a function: calling it checks its input, then runs its ``forward``, the computation itself.
+A layer built from others calls their ``forward`` directly, on values it has already
+checked: an input is checked once, at the door.
+
+The residual connection and its layer norm are written once, in
+[Residual][transformer_primer.layers.Residual]: post-norm as in the paper,
+``LayerNorm(x + Sublayer(x))``, or pre-norm, ``x + Sublayer(LayerNorm(x))``, used by most
+models since (``norm_first=True``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._checks import (
     check_bool,
+    check_bool_mask,
+    check_features,
     check_fits_linear,
-    check_float_array,
     check_float_dtype,
     check_max_abs,
     check_positive_float,
     check_positive_int,
+    check_rng,
     describe,
 )
 from .attention import MultiHeadAttention
+from .caches import DecoderLayerCache, EmbeddingCache, EncoderLayerCache, FeedForwardCache, LayerNormCache
 
-__all__ = ["DecoderLayer", "Embedding", "EncoderLayer", "FeedForward", "LayerNorm"]
+__all__ = ["DecoderLayer", "Embedding", "EncoderLayer", "FeedForward", "LayerNorm", "Residual"]
 
 Array = NDArray[np.floating]
+Mask = NDArray[np.bool_]
 
 
-def _check_rng(rng: object) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {describe(rng)}")
-    return rng
+class HasParameters(Protocol):
+    """Anything with learnable arrays: every layer here, and the model."""
+
+    def parameters(self) -> dict[str, Array]:
+        """The learnable arrays by name (the arrays themselves)."""
+        ...
+
+LAYOUT = "(n, d_model) or (batch, n, d_model)"
 
 
-def _check_width(name: str, x: ArrayLike, d_model: int, dtype: np.dtype) -> Array:
-    x = check_float_array(name, x, ndim=(2, 3), layout="(n, d_model) or (batch, n, d_model)")
-    if x.shape[-1] != d_model:
-        raise ValueError(f"{name} must have last axis d_model = {d_model}, got shape {x.shape}")
-    if x.dtype != dtype:
-        raise TypeError(f"{name} has dtype {x.dtype} but the weights are {dtype}; build the layer with dtype={x.dtype}")
-    return x
-
-
-def _check_features(name: str, x: ArrayLike, d_model: int, dtype: np.dtype, limit: float | None = None) -> Array:
-    """Check ``x`` of shape (..., d_model) against the layer's width, dtype and (optionally) size."""
-    x = check_float_array(name, x, layout="(..., d_model)")
-    if x.shape[-1] != d_model:
-        raise ValueError(f"{name} must have last axis d_model = {d_model}, got shape {x.shape}")
-    if x.dtype != dtype:
-        raise TypeError(f"{name} has dtype {x.dtype} but the weights are {dtype}; build the layer with dtype={x.dtype}")
-    if limit is not None:
-        check_max_abs(name, x, limit, "the variance of a row")
-    return x
-
-
-def _child(cache: dict | None, name: str) -> dict | None:
-    """The sub-cache of one sublayer (created on first use), or None when not caching."""
-    return None if cache is None else cache.setdefault(name, {})
+def _variance_limit(x: Array) -> float:
+    """The largest |x| whose row variance (a mean of squares over d_model) fits x's dtype."""
+    return math.sqrt(float(np.finfo(x.dtype).max) / (4 * x.shape[-1]))
 
 
 class Embedding:
@@ -98,20 +92,20 @@ class Embedding:
         self.vocab_size = check_positive_int("vocab_size", vocab_size)
         self.d_model = check_positive_int("d_model", d_model)
         std = 1.0 / math.sqrt(d_model)
-        self.weight = _check_rng(rng).normal(0.0, std, (vocab_size, d_model))
+        self.weight: Array = check_rng(rng).normal(0.0, std, (vocab_size, d_model))
 
     def parameters(self) -> dict[str, Array]:
         """The learnable arrays by name."""
         return {"weight": self.weight}
 
-    def __call__(self, ids: ArrayLike, *, cache: dict | None = None) -> Array:
+    def __call__(self, ids: ArrayLike, *, cache: EmbeddingCache | None = None) -> Array:
         """Look up ids.
 
         Parameters
         ----------
         ids : array_like of int, shape (...,)
             Token ids in ``0 .. vocab_size - 1``.
-        cache : dict, optional
+        cache : EmbeddingCache, optional
             When given, the ids are stored in it for the backward pass.
 
         Returns
@@ -127,12 +121,14 @@ class Embedding:
                 f"ids must be in 0..{self.vocab_size - 1} (vocab_size = {self.vocab_size}), "
                 f"got values from {ids.min()} to {ids.max()}"
             )
-        if cache is not None:
-            cache["ids"] = ids
+        return self.forward(ids, {} if cache is None else cache)
+
+    def forward(self, ids: NDArray[np.integer], cache: EmbeddingCache) -> Array:
+        """The lookup of ``__call__``, on ids already checked."""
+        cache["ids"] = ids
         return self.weight[ids] * math.sqrt(self.d_model)  # (...,) -> (..., d_model)
 
 
-# --8<-- [start:layer_norm]
 class LayerNorm:
     """Layer normalisation over the last axis, with a learned gain and bias.
 
@@ -172,31 +168,34 @@ class LayerNorm:
     def __init__(self, d_model: int, eps: float = 1e-5, dtype: type[np.floating] | np.dtype = np.float64) -> None:
         self.d_model = check_positive_int("d_model", d_model)
         self.eps = check_positive_float("eps", eps)
-        self.gamma = np.ones(d_model, dtype=check_float_dtype("dtype", dtype))
-        self.beta = np.zeros(d_model, dtype=dtype)
+        self.gamma: Array = np.ones(d_model, dtype=check_float_dtype("dtype", dtype))
+        self.beta: Array = np.zeros(d_model, dtype=dtype)
 
     def parameters(self) -> dict[str, Array]:
         """The learnable arrays by name."""
         return {"gamma": self.gamma, "beta": self.beta}
 
-    def __call__(self, x: ArrayLike, *, cache: dict | None = None) -> Array:
+    def __call__(self, x: ArrayLike, *, cache: LayerNormCache | None = None) -> Array:
         """Normalise ``x`` of shape (..., d_model); returns the same shape.
 
-        With a ``cache`` dict, keeps ``x_hat`` and ``inv_std`` for the backward pass.
+        With a ``cache``, keeps ``x_hat`` and ``inv_std`` for the backward pass.
         """
-        limit = math.sqrt(float(np.finfo(self.gamma.dtype).max) / (4 * self.d_model))  # var stays finite
-        x = _check_features("x", x, self.d_model, self.gamma.dtype, limit)
+        x = check_features("x", x, self.d_model, self.gamma.dtype)
+        check_max_abs("x", x, _variance_limit(x), "the variance of a row")
+        return self.forward(x, {} if cache is None else cache)
+
+    # --8<-- [start:layer_norm]
+    def forward(self, x: Array, cache: LayerNormCache) -> Array:
+        """The computation of ``__call__``, on an input already checked."""
         mean = x.mean(axis=-1, keepdims=True)  # (..., 1)
         var = x.var(axis=-1, keepdims=True)  # (..., 1)
         inv_std = 1.0 / np.sqrt(var + self.eps)  # (..., 1)
         x_hat = (x - mean) * inv_std  # (..., d_model): mean 0, variance ~1 on each row
-        if cache is not None:
-            cache.update(x_hat=x_hat, inv_std=inv_std)
+        cache.update({"x_hat": x_hat, "inv_std": inv_std})
         return x_hat * self.gamma + self.beta  # (..., d_model)
-# --8<-- [end:layer_norm]
+    # --8<-- [end:layer_norm]
 
 
-# --8<-- [start:feed_forward]
 class FeedForward:
     """Position-wise feed-forward network: ``max(0, x W1 + b1) W2 + b2``.
 
@@ -243,29 +242,81 @@ class FeedForward:
     ) -> None:
         self.d_model = check_positive_int("d_model", d_model)
         self.d_ff = check_positive_int("d_ff", d_ff)
-        _check_rng(rng)
+        rng = check_rng(rng)
         dtype = check_float_dtype("dtype", dtype)
-        self.w_1 = (rng.uniform(-1, 1, (d_model, d_ff)) / math.sqrt(d_model)).astype(dtype)
-        self.b_1 = np.zeros(d_ff, dtype=dtype)
-        self.w_2 = (rng.uniform(-1, 1, (d_ff, d_model)) / math.sqrt(d_ff)).astype(dtype)
-        self.b_2 = np.zeros(d_model, dtype=dtype)
+        self.w_1: Array = (rng.uniform(-1, 1, (d_model, d_ff)) / math.sqrt(d_model)).astype(dtype)
+        self.b_1: Array = np.zeros(d_ff, dtype=dtype)
+        self.w_2: Array = (rng.uniform(-1, 1, (d_ff, d_model)) / math.sqrt(d_ff)).astype(dtype)
+        self.b_2: Array = np.zeros(d_model, dtype=dtype)
 
     def parameters(self) -> dict[str, Array]:
         """The learnable arrays by name."""
         return {"w_1": self.w_1, "b_1": self.b_1, "w_2": self.w_2, "b_2": self.b_2}
 
-    def __call__(self, x: ArrayLike, *, cache: dict | None = None) -> Array:
+    def __call__(self, x: ArrayLike, *, cache: FeedForwardCache | None = None) -> Array:
         """Apply to ``x`` of shape (..., d_model); returns the same shape.
 
-        With a ``cache`` dict, keeps ``x`` and the hidden activations for the backward pass.
+        With a ``cache``, keeps ``x`` and the hidden activations for the backward pass.
         """
-        x = _check_features("x", x, self.d_model, self.w_1.dtype)
+        x = check_features("x", x, self.d_model, self.w_1.dtype)
         check_fits_linear("x", x, ("x @ w_1 + b_1", self.w_1, self.b_1), ("hidden @ w_2 + b_2", self.w_2, self.b_2))
+        return self.forward(x, {} if cache is None else cache)
+
+    # --8<-- [start:feed_forward]
+    def forward(self, x: Array, cache: FeedForwardCache) -> Array:
+        """The computation of ``__call__``, on an input already checked."""
         hidden = np.maximum(0.0, x @ self.w_1 + self.b_1)  # (..., d_model) -> (..., d_ff)
-        if cache is not None:
-            cache.update(x=x, hidden=hidden)
+        cache.update({"x": x, "hidden": hidden})
         return hidden @ self.w_2 + self.b_2  # (..., d_ff) -> (..., d_model)
-# --8<-- [end:feed_forward]
+    # --8<-- [end:feed_forward]
+
+
+class Residual:
+    """A residual connection with its layer norm, around one sublayer: the norm's place, decided once.
+
+    Post-norm (the paper, ``norm_first=False``): ``LayerNorm(x + sublayer(x))``. Pre-norm
+    (``norm_first=True``, most models since): ``x + sublayer(LayerNorm(x))``. Every layer
+    wraps each of its sublayers in one, so the two orders are written here and nowhere
+    else; [residual_backward][transformer_primer.grad.residual_backward] is its backward.
+    (The Annotated Transformer's ``SublayerConnection``.)
+
+    Parameters
+    ----------
+    norm : LayerNorm
+        The layer norm; the layer that builds the block owns it (its weights are listed
+        among the layer's parameters under the norm's own name).
+    norm_first : bool
+        Pre-norm (``True``) or post-norm (``False``).
+
+    Raises
+    ------
+    TypeError
+        If ``norm`` is not a LayerNorm or ``norm_first`` not a bool.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> block = Residual(LayerNorm(2), norm_first=True)
+    >>> x = np.array([[1.0, 3.0]])  # LayerNorm(x) is [-1, 1] (up to eps)
+    >>> block(x, lambda h: 10 * h, cache={}).round(3)  # pre-norm: x + 10 * LayerNorm(x)
+    array([[-9., 13.]])
+    >>> Residual(LayerNorm(2), norm_first=False)(x, lambda h: 10 * h, cache={}).round(3)  # LayerNorm(x + 10 x)
+    array([[-1.,  1.]])
+    """
+
+    def __init__(self, norm: LayerNorm, norm_first: bool) -> None:
+        if not isinstance(norm, LayerNorm):
+            raise TypeError(f"norm must be a LayerNorm, got {describe(norm)}")
+        self.norm = norm
+        self.norm_first = check_bool("norm_first", norm_first)
+
+    # --8<-- [start:residual]
+    def __call__(self, x: Array, sublayer: Callable[[Array], Array], cache: LayerNormCache) -> Array:
+        """``x`` (..., d_model) through ``sublayer`` (the same shape out), with the residual and the norm."""
+        if self.norm_first:  # pre-norm: the sublayer sees a normalised x, the sum is left as it is
+            return x + sublayer(self.norm.forward(x, cache))
+        return self.norm.forward(x + sublayer(x), cache)  # post-norm, as in the paper
+    # --8<-- [end:residual]
 
 
 class EncoderLayer:
@@ -317,32 +368,38 @@ class EncoderLayer:
         self.norm_2 = LayerNorm(d_model, dtype=dtype)
         self.d_model = d_model
         self.norm_first = check_bool("norm_first", norm_first)
-        self.last_attention: Array | None = None  # (..., n_heads, n, n), kept for lessons
+        self.attention_block = Residual(self.norm_1, self.norm_first)
+        self.feed_forward_block = Residual(self.norm_2, self.norm_first)
 
     def parameters(self) -> dict[str, Array]:
         """The learnable arrays by dotted name."""
-        parts = {"self_attn": self.self_attn, "feed_forward": self.feed_forward,
+        parts: dict[str, HasParameters] = {"self_attn": self.self_attn, "feed_forward": self.feed_forward,
                  "norm_1": self.norm_1, "norm_2": self.norm_2}
         return {f"{p}.{n}": a for p, layer in parts.items() for n, a in layer.parameters().items()}
 
-    # --8<-- [start:encoder_layer]
-    def __call__(self, x: ArrayLike, mask: ArrayLike | None = None, *, cache: dict | None = None) -> Array:
+    def __call__(
+        self, x: ArrayLike, mask: ArrayLike | None = None, *, cache: EncoderLayerCache | None = None
+    ) -> Array:
         """Encode ``x`` of shape (n, d_model) or (batch, n, d_model); same shape out.
 
-        ``mask`` (bool, broadcastable to (..., n, n)) hides padded keys. With a ``cache``
-        dict, each sublayer keeps what its backward pass needs under its own name.
+        ``mask`` (bool, broadcastable to (..., n, n)) hides padded keys. With a ``cache``,
+        each sublayer keeps what its backward pass needs under its own name.
         """
-        x = _check_width("x", x, self.d_model, self.self_attn.w_q.dtype)
-        c = {name: _child(cache, name) for name in ("self_attn", "norm_1", "feed_forward", "norm_2")}
-        if self.norm_first:  # pre-norm: x + Sublayer(LayerNorm(x))
-            h = self.norm_1(x, cache=c["norm_1"])
-            attended, self.last_attention = self.self_attn(h, h, h, mask, cache=c["self_attn"])
-            x = x + attended
-            return x + self.feed_forward(self.norm_2(x, cache=c["norm_2"]), cache=c["feed_forward"])
-        # post-norm, as in the paper: LayerNorm(x + Sublayer(x))
-        attended, self.last_attention = self.self_attn(x, x, x, mask, cache=c["self_attn"])
-        x = self.norm_1(x + attended, cache=c["norm_1"])
-        return self.norm_2(x + self.feed_forward(x, cache=c["feed_forward"]), cache=c["norm_2"])
+        x = check_features("x", x, self.d_model, self.self_attn.w_q.dtype, ndim=(2, 3), layout=LAYOUT)
+        self.self_attn.check_sizes(query=x, key=x, value=x)
+        check_max_abs("x", x, _variance_limit(x), "the variance of a row")
+        if mask is not None:
+            mask = check_bool_mask("mask", mask, (*x.shape[:-2], x.shape[-2], x.shape[-2]), "(..., n_q, n_k)")
+        return self.forward(x, mask, {} if cache is None else cache)
+
+    # --8<-- [start:encoder_layer]
+    def forward(self, x: Array, mask: Mask | None, cache: EncoderLayerCache) -> Array:
+        """The computation of ``__call__``, on inputs already checked."""
+        attn, norm_1 = cache.setdefault("self_attn", {}), cache.setdefault("norm_1", {})
+        ff, norm_2 = cache.setdefault("feed_forward", {}), cache.setdefault("norm_2", {})
+        # every position attends to every position (but the masked, padded ones)
+        x = self.attention_block(x, lambda h: self.self_attn.forward(h, h, h, mask, attn)[0], norm_1)
+        return self.feed_forward_block(x, lambda h: self.feed_forward.forward(h, ff), norm_2)
     # --8<-- [end:encoder_layer]
 
 
@@ -398,17 +455,17 @@ class DecoderLayer:
         self.norm_3 = LayerNorm(d_model, dtype=dtype)
         self.d_model = d_model
         self.norm_first = check_bool("norm_first", norm_first)
-        self.last_self_attention: Array | None = None  # (..., n_heads, n_y, n_y)
-        self.last_cross_attention: Array | None = None  # (..., n_heads, n_y, n_x)
+        self.self_attention_block = Residual(self.norm_1, self.norm_first)
+        self.cross_attention_block = Residual(self.norm_2, self.norm_first)
+        self.feed_forward_block = Residual(self.norm_3, self.norm_first)
 
     def parameters(self) -> dict[str, Array]:
         """The learnable arrays by dotted name."""
-        parts = {"self_attn": self.self_attn, "cross_attn": self.cross_attn,
+        parts: dict[str, HasParameters] = {"self_attn": self.self_attn, "cross_attn": self.cross_attn,
                  "feed_forward": self.feed_forward, "norm_1": self.norm_1,
                  "norm_2": self.norm_2, "norm_3": self.norm_3}
         return {f"{p}.{n}": a for p, layer in parts.items() for n, a in layer.parameters().items()}
 
-    # --8<-- [start:decoder_layer]
     def __call__(
         self,
         y: ArrayLike,
@@ -416,7 +473,7 @@ class DecoderLayer:
         self_mask: ArrayLike | None = None,
         memory_mask: ArrayLike | None = None,
         *,
-        cache: dict | None = None,
+        cache: DecoderLayerCache | None = None,
     ) -> Array:
         """Decode ``y`` (n_y, d_model) attending to the encoder output ``memory`` (n_x, d_model).
 
@@ -430,35 +487,42 @@ class DecoderLayer:
             Usually [causal_mask][transformer_primer.masks.causal_mask]``(n_y)``.
         memory_mask : array_like of bool, optional, broadcastable to (..., n_y, n_x)
             Hides padded encoder positions.
-        cache : dict, optional
+        cache : DecoderLayerCache, optional
             When given, each sublayer keeps what its backward pass needs under its own name.
 
         Returns
         -------
         numpy.ndarray, same shape as ``y``
         """
-        y = _check_width("y", y, self.d_model, self.self_attn.w_q.dtype)
-        memory = _check_width("memory", memory, self.d_model, self.self_attn.w_q.dtype)
-        names = ("self_attn", "cross_attn", "feed_forward", "norm_1", "norm_2", "norm_3")
-        c = {name: _child(cache, name) for name in names}
-        if self.norm_first:  # pre-norm
-            h = self.norm_1(y, cache=c["norm_1"])
-            attended, self.last_self_attention = self.self_attn(h, h, h, self_mask, cache=c["self_attn"])
-            y = y + attended
-            h = self.norm_2(y, cache=c["norm_2"])
-            attended, self.last_cross_attention = self.cross_attn(
-                h, memory, memory, memory_mask, cache=c["cross_attn"]
+        dtype = self.self_attn.w_q.dtype
+        y = check_features("y", y, self.d_model, dtype, ndim=(2, 3), layout=LAYOUT)
+        memory = check_features("memory", memory, self.d_model, dtype, ndim=(2, 3), layout=LAYOUT)
+        if memory.ndim != y.ndim or (y.ndim == 3 and memory.shape[0] != y.shape[0]):
+            raise ValueError(
+                f"y and memory must have the same batch layout, got shapes {y.shape} and {memory.shape}"
             )
-            y = y + attended
-            return y + self.feed_forward(self.norm_3(y, cache=c["norm_3"]), cache=c["feed_forward"])
-        # post-norm, as in the paper
-        attended, self.last_self_attention = self.self_attn(
-            y, y, y, self_mask, cache=c["self_attn"]
-        )  # looks back only
-        y = self.norm_1(y + attended, cache=c["norm_1"])
-        attended, self.last_cross_attention = self.cross_attn(
-            y, memory, memory, memory_mask, cache=c["cross_attn"]
-        )  # looks at the input
-        y = self.norm_2(y + attended, cache=c["norm_2"])
-        return self.norm_3(y + self.feed_forward(y, cache=c["feed_forward"]), cache=c["norm_3"])
+        self.self_attn.check_sizes(query=y, key=y, value=y)
+        self.cross_attn.check_sizes(key=memory, value=memory)
+        check_max_abs("y", y, _variance_limit(y), "the variance of a row")
+        lead, n_y, n_x = y.shape[:-2], y.shape[-2], memory.shape[-2]
+        if self_mask is not None:
+            self_mask = check_bool_mask("self_mask", self_mask, (*lead, n_y, n_y), "(..., n_q, n_k)")
+        if memory_mask is not None:
+            memory_mask = check_bool_mask("memory_mask", memory_mask, (*lead, n_y, n_x), "(..., n_q, n_k)")
+        return self.forward(y, memory, self_mask, memory_mask, {} if cache is None else cache)
+
+    # --8<-- [start:decoder_layer]
+    def forward(
+        self, y: Array, memory: Array, self_mask: Mask | None, memory_mask: Mask | None, cache: DecoderLayerCache
+    ) -> Array:
+        """The computation of ``__call__``, on inputs already checked."""
+        sa, norm_1 = cache.setdefault("self_attn", {}), cache.setdefault("norm_1", {})
+        ca, norm_2 = cache.setdefault("cross_attn", {}), cache.setdefault("norm_2", {})
+        ff, norm_3 = cache.setdefault("feed_forward", {}), cache.setdefault("norm_3", {})
+        # self-attention looks back only (self_mask is causal), cross-attention at the source
+        y = self.self_attention_block(y, lambda h: self.self_attn.forward(h, h, h, self_mask, sa)[0], norm_1)
+        y = self.cross_attention_block(
+            y, lambda h: self.cross_attn.forward(h, memory, memory, memory_mask, ca)[0], norm_2
+        )
+        return self.feed_forward_block(y, lambda h: self.feed_forward.forward(h, ff), norm_3)
     # --8<-- [end:decoder_layer]

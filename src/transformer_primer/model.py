@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._checks import check_bool, check_positive_int, describe
-from .layers import DecoderLayer, Embedding, EncoderLayer
+from ._checks import check_bool, check_bool_mask, check_features, check_positive_int, check_rng, describe
+from .caches import DecoderCache, EmbeddingCache, EncoderCache
+from .layers import DecoderLayer, Embedding, EncoderLayer, HasParameters
 from .masks import causal_mask
 from .numerics import softmax
 from .positional import sinusoidal_positional_encoding
@@ -17,6 +18,7 @@ from .positional import sinusoidal_positional_encoding
 __all__ = ["DecodeStep", "Transformer", "TransformerConfig"]
 
 Array = NDArray[np.floating]
+Mask = NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -126,8 +128,7 @@ class Transformer:
     def __init__(self, config: TransformerConfig, rng: np.random.Generator) -> None:
         if not isinstance(config, TransformerConfig):
             raise TypeError(f"config must be a TransformerConfig, got {describe(config)}")
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy.random.Generator, got {describe(rng)}")
+        rng = check_rng(rng)
         c = config
         self.config = c
         self.embedding = Embedding(c.vocab_size, c.d_model, rng)  # shared by encoder and decoder
@@ -139,13 +140,15 @@ class Transformer:
             DecoderLayer(c.d_model, c.n_heads, c.d_ff, rng, c.norm_first) for _ in range(c.n_layers)
         ]
         bound = 1.0 / np.sqrt(c.d_model)
-        self.w_out = rng.uniform(-bound, bound, (c.d_model, c.vocab_size))  # (d_model, vocab_size)
-        self.b_out = np.zeros(c.vocab_size)  # (vocab_size,)
+        self.w_out: Array = rng.uniform(-bound, bound, (c.d_model, c.vocab_size))  # (d_model, vocab_size)
+        self.b_out: Array = np.zeros(c.vocab_size)  # (vocab_size,)
 
     def parameters(self) -> dict[str, Array]:
         """Every learnable array, by dotted name (the arrays themselves)."""
         params = {f"embedding.{n}": a for n, a in self.embedding.parameters().items()}
-        for kind, layers in (("encoder", self.encoder_layers), ("decoder", self.decoder_layers)):
+        stacks: tuple[tuple[str, Sequence[HasParameters]], ...] = (
+            ("encoder", self.encoder_layers), ("decoder", self.decoder_layers))
+        for kind, layers in stacks:
             for i, layer in enumerate(layers):
                 params.update({f"{kind}.{i}.{n}": a for n, a in layer.parameters().items()})
         params["w_out"], params["b_out"] = self.w_out, self.b_out
@@ -161,17 +164,48 @@ class Transformer:
             raise ValueError(
                 f"{name} is longer than max_len = {self.config.max_len}: got length {arr.shape[-1]}"
             )
+        if arr.size == 0:
+            raise ValueError(f"{name} must hold at least one sequence, got shape {arr.shape}")
+        vocab_size = self.config.vocab_size
+        if arr.min() < 0 or arr.max() >= vocab_size:
+            raise ValueError(
+                f"{name} must be in 0..{vocab_size - 1} (vocab_size = {vocab_size}), "
+                f"got values from {arr.min()} to {arr.max()}"
+            )
         return arr
 
-    def embed(self, ids: ArrayLike, *, cache: dict | None = None) -> Array:
+    def _check_mask(
+        self, name: str, mask: ArrayLike | None, lead: tuple[int, ...], n_q: int, n_k: int
+    ) -> Mask | None:
+        """A key mask checked against scores of shape (*lead, n_q, n_k), or None."""
+        return None if mask is None else check_bool_mask(name, mask, (*lead, n_q, n_k), "(..., n_q, n_k)")
+
+    def _check_memory(
+        self, memory: ArrayLike, memory_mask: ArrayLike | None, tgt_shape: tuple[int, ...]
+    ) -> tuple[Array, Mask | None]:
+        """The encoder output and its mask, checked against the decoder ids' shape (..., n_y)."""
+        memory = check_features("memory", memory, self.config.d_model, self.w_out.dtype,
+                                ndim=(len(tgt_shape) + 1,), layout="(n_x, d_model) or (batch, n_x, d_model)")
+        if memory.shape[:-2] != tgt_shape[:-1]:
+            raise ValueError(f"memory must have the batch axis of tgt_ids, got memory of shape "
+                             f"{memory.shape} and tgt_ids of shape {tgt_shape}")
+        for layer in self.decoder_layers:
+            layer.cross_attn.check_sizes(key=memory, value=memory)
+        mask = self._check_mask("memory_mask", memory_mask, tgt_shape[:-1], tgt_shape[-1], memory.shape[-2])
+        return memory, mask
+
+    def embed(self, ids: ArrayLike, *, cache: EmbeddingCache | None = None) -> Array:
         """Token embeddings (scaled by sqrt(d_model)) plus positional encodings.
 
-        ``ids`` (..., n) -> (..., n, d_model). With a ``cache`` dict, the embedding keeps
-        the ids for the backward pass (the positional table is fixed: nothing to learn).
+        ``ids`` (..., n) -> (..., n, d_model). With a ``cache``, the embedding keeps the
+        ids for the backward pass (the positional table is fixed: nothing to learn).
         """
         ids = self._check_ids("ids", ids)
-        n = ids.shape[-1]
-        return self.embedding(ids, cache=cache) + self.positions[:n]  # (..., n, d_model)
+        return self._embed(ids, {} if cache is None else cache)
+
+    def _embed(self, ids: NDArray[np.integer], cache: EmbeddingCache) -> Array:
+        """``embed``, on ids already checked."""
+        return self.embedding.forward(ids, cache) + self.positions[: ids.shape[-1]]  # (..., n, d_model)
 
     def source_mask(self, src_ids: ArrayLike) -> NDArray[np.bool_]:
         """Which source positions are real tokens rather than padding, as a key mask.
@@ -201,7 +235,7 @@ class Transformer:
 
     # --8<-- [start:encode]
     def encode(
-        self, src_ids: ArrayLike, src_mask: ArrayLike | None = None, *, cache: dict | None = None
+        self, src_ids: ArrayLike, src_mask: ArrayLike | None = None, *, cache: EncoderCache | None = None
     ) -> Array:
         """Run the encoder stack.
 
@@ -210,19 +244,26 @@ class Transformer:
         src_ids : array_like of int, shape (n_x,) or (batch, n_x)
         src_mask : array_like of bool, optional, broadcastable to (..., n_x, n_x)
             Hides padded source positions (keys).
-        cache : dict, optional
-            When given, keeps what the backward pass needs: ``cache["embed"]`` and one dict
-            per layer in ``cache["layers"]``.
+        cache : EncoderCache, optional
+            When given, keeps what the backward pass needs: ``cache["embed"]`` and one
+            record per layer in ``cache["layers"]``.
 
         Returns
         -------
         numpy.ndarray, shape (n_x, d_model) or (batch, n_x, d_model)
             The encoder output ("memory"), one vector per source token.
         """
-        caches = _layer_caches(cache, len(self.encoder_layers))
-        x = self.embed(src_ids, cache=caches["embed"])  # (..., n_x) -> (..., n_x, d_model)
-        for layer, layer_cache in zip(self.encoder_layers, caches["layers"], strict=True):
-            x = layer(x, src_mask, cache=layer_cache)  # (..., n_x, d_model)
+        src_ids = self._check_ids("src_ids", src_ids)
+        lead, n_x = src_ids.shape[:-1], src_ids.shape[-1]
+        mask = self._check_mask("src_mask", src_mask, lead, n_x, n_x)
+        return self._encode(src_ids, mask, {} if cache is None else cache)
+
+    def _encode(self, src_ids: NDArray[np.integer], src_mask: Mask | None, cache: EncoderCache) -> Array:
+        """``encode``, on inputs already checked."""
+        cache["embed"], cache["layers"] = {}, [{} for _ in self.encoder_layers]
+        x = self._embed(src_ids, cache["embed"])  # (..., n_x) -> (..., n_x, d_model)
+        for layer, layer_cache in zip(self.encoder_layers, cache["layers"], strict=True):
+            x = layer.forward(x, src_mask, layer_cache)  # (..., n_x, d_model)
         return x
     # --8<-- [end:encode]
 
@@ -233,7 +274,7 @@ class Transformer:
         memory: ArrayLike,
         memory_mask: ArrayLike | None = None,
         *,
-        cache: dict | None = None,
+        cache: DecoderCache | None = None,
     ) -> Array:
         """Run the decoder stack and the output projection: next-token logits.
 
@@ -245,22 +286,29 @@ class Transformer:
             The encoder output.
         memory_mask : array_like of bool, optional, broadcastable to (..., n_y, n_x)
             Hides padded source positions.
-        cache : dict, optional
-            When given, keeps what the backward pass needs: ``cache["embed"]``, one dict per
-            layer in ``cache["layers"]`` and the last decoder states in ``cache["y"]``.
+        cache : DecoderCache, optional
+            When given, keeps what the backward pass needs: ``cache["embed"]``, one record
+            per layer in ``cache["layers"]`` and the last decoder states in ``cache["y"]``.
 
         Returns
         -------
         numpy.ndarray, shape (n_y, vocab_size) or (batch, n_y, vocab_size)
             Row ``t`` scores the token that follows ``tgt_ids[..., t]``.
         """
-        caches = _layer_caches(cache, len(self.decoder_layers))
-        y = self.embed(tgt_ids, cache=caches["embed"])  # (..., n_y) -> (..., n_y, d_model)
+        tgt_ids = self._check_ids("tgt_ids", tgt_ids)
+        memory, memory_mask = self._check_memory(memory, memory_mask, tgt_ids.shape)
+        return self._decode(tgt_ids, memory, memory_mask, {} if cache is None else cache)
+
+    def _decode(
+        self, tgt_ids: NDArray[np.integer], memory: Array, memory_mask: Mask | None, cache: DecoderCache
+    ) -> Array:
+        """``decode``, on inputs already checked."""
+        cache["embed"], cache["layers"] = {}, [{} for _ in self.decoder_layers]
+        y = self._embed(tgt_ids, cache["embed"])  # (..., n_y) -> (..., n_y, d_model)
         self_mask = causal_mask(y.shape[-2])  # (n_y, n_y): position t sees 0..t only
-        for layer, layer_cache in zip(self.decoder_layers, caches["layers"], strict=True):
-            y = layer(y, memory, self_mask, memory_mask, cache=layer_cache)  # (..., n_y, d_model)
-        if cache is not None:
-            cache["y"] = y
+        for layer, layer_cache in zip(self.decoder_layers, cache["layers"], strict=True):
+            y = layer.forward(y, memory, self_mask, memory_mask, layer_cache)  # (..., n_y, d_model)
+        cache["y"] = y
         return y @ self.w_out + self.b_out  # (..., n_y, d_model) -> (..., n_y, vocab_size)
     # --8<-- [end:decode]
 
@@ -293,10 +341,10 @@ class Transformer:
             raise ValueError(f"src_ids must have shape (n_x,) for decoding, got shape {src_ids.shape}")
         max_new_tokens = check_positive_int("max_new_tokens", max_new_tokens)
         limit = min(max_new_tokens, self.config.max_len - 1)  # the decoder input holds bos + tokens
-        memory = self.encode(src_ids)  # (n_x, d_model), computed once
+        memory = self._encode(src_ids, None, {})  # (n_x, d_model), computed once
         ys = [self.config.bos_id]
         for _ in range(limit):
-            logits = self.decode(np.array(ys), memory)[-1]  # (n_y, vocab_size) -> last row (vocab_size,)
+            logits = self._decode(np.array(ys), memory, None, {})[-1]  # (n_y, vocab_size) -> (vocab_size,)
             probs = softmax(self._forbid_specials(logits))  # (vocab_size,), 0 for padding and start
             chosen = int(np.argmax(probs))
             yield DecodeStep(list(ys), probs, chosen)
@@ -355,12 +403,12 @@ class Transformer:
         max_new_tokens = check_positive_int("max_new_tokens", max_new_tokens)
         c = self.config
         limit = min(max_new_tokens, c.max_len - 1)
-        src_mask = self.source_mask(src_ids)  # (batch, 1, n_x)
-        memory = self.encode(src_ids, src_mask)  # (batch, n_x, d_model), computed once
+        src_mask = (src_ids != c.pad_id)[:, None, :]  # (batch, 1, n_x): padding is never a key
+        memory = self._encode(src_ids, src_mask, {})  # (batch, n_x, d_model), computed once
         ys = np.full((len(src_ids), 1), c.bos_id)  # (batch, 1)
         done = np.zeros(len(src_ids), dtype=bool)  # (batch,)
         for _ in range(limit):
-            logits = self.decode(ys, memory, src_mask)[:, -1]  # (batch, n_y, vocab_size) -> (batch, vocab_size)
+            logits = self._decode(ys, memory, src_mask, {})[:, -1]  # (batch, n_y, V) -> (batch, V)
             chosen = np.where(done, c.pad_id, np.argmax(self._forbid_specials(logits), axis=-1))  # (batch,)
             ys = np.concatenate([ys, chosen[:, None]], axis=1)  # (batch, n_y) -> (batch, n_y + 1)
             done |= chosen == c.eos_id
@@ -370,11 +418,75 @@ class Transformer:
         return [row[: row.index(c.eos_id)] if c.eos_id in row else row for row in out]  # cut at the end token
     # --8<-- [end:greedy_decode_batch]
 
+    def run_with_cache(
+        self, src_ids: ArrayLike, tgt_ids: ArrayLike, src_mask: ArrayLike | None = None
+    ) -> tuple[Array, dict[str, NDArray[np.generic]]]:
+        """One teacher-forced pass: the logits, and every value the layers kept, by dotted name.
 
-def _layer_caches(cache: dict | None, n_layers: int) -> dict:
-    """Sub-caches for the embedding and each layer (all None when not caching)."""
-    if cache is None:
-        return {"embed": None, "layers": [None] * n_layers}
-    cache["embed"] = {}
-    cache["layers"] = [{} for _ in range(n_layers)]
-    return cache
+        The layers keep no state: read attention weights and other activations from here
+        (as TransformerLens's ``run_with_cache`` does). The names follow ``parameters()``:
+
+        - ``"encoder.0.self_attn.weights"``, shape (..., n_heads, n_x, n_x);
+        - ``"decoder.0.self_attn.weights"``, (..., n_heads, n_y, n_y), zero above the diagonal;
+        - ``"decoder.0.cross_attn.weights"``, (..., n_heads, n_y, n_x);
+        - ``"encoder.memory"``, the encoder output (..., n_x, d_model); ``"decoder.y"``, the
+          last decoder states (..., n_y, d_model); and every field of
+          [transformer_primer.caches][] (``"decoder.0.norm_1.x_hat"``, ...).
+
+        Parameters
+        ----------
+        src_ids : array_like of int, shape (n_x,) or (batch, n_x)
+        tgt_ids : array_like of int, shape (n_y,) or (batch, n_y)
+            The decoder's input: ``bos_id``, then the tokens so far.
+        src_mask : array_like of bool, optional, broadcastable to (..., 1, n_x)
+            A key mask, such as [source_mask][transformer_primer.model.Transformer.source_mask];
+            the encoder and the cross-attention both use it.
+
+        Returns
+        -------
+        logits : numpy.ndarray, shape (n_y, vocab_size) or (batch, n_y, vocab_size)
+        cache : dict of str to numpy.ndarray
+
+        Raises
+        ------
+        TypeError, ValueError
+            As [encode][transformer_primer.model.Transformer.encode] and
+            [decode][transformer_primer.model.Transformer.decode], or if the two sequences
+            do not have the same batch layout.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> model = Transformer(TransformerConfig(vocab_size=6, d_model=4, n_heads=2), np.random.default_rng(0))
+        >>> logits, cache = model.run_with_cache(np.array([3, 4, 5]), np.array([1, 5]))
+        >>> logits.shape, cache["decoder.0.cross_attn.weights"].shape  # (n_heads, n_y, n_x)
+        ((2, 6), (2, 2, 3))
+        """
+        src_ids = self._check_ids("src_ids", src_ids)
+        tgt_ids = self._check_ids("tgt_ids", tgt_ids)
+        if src_ids.shape[:-1] != tgt_ids.shape[:-1]:
+            raise ValueError(f"src_ids and tgt_ids must have the same batch layout, got shapes "
+                             f"{src_ids.shape} and {tgt_ids.shape}")
+        lead, n_x, n_y = src_ids.shape[:-1], src_ids.shape[-1], tgt_ids.shape[-1]
+        mask = self._check_mask("src_mask", src_mask, lead, n_x, n_x)
+        self._check_mask("src_mask", src_mask, lead, n_y, n_x)  # the cross-attention's keys too
+        encoder: EncoderCache = {}
+        decoder: DecoderCache = {}
+        memory = self._encode(src_ids, mask, encoder)  # (..., n_x, d_model)
+        logits = self._decode(tgt_ids, memory, mask, decoder)  # (..., n_y, vocab_size)
+        flat: dict[str, NDArray[np.generic]] = {"encoder.memory": memory}
+        _flatten("encoder", encoder, flat)
+        _flatten("decoder", decoder, flat)
+        return logits, flat
+
+
+def _flatten(prefix: str, record: Mapping[str, object], out: dict[str, NDArray[np.generic]]) -> None:
+    """Every array of a nested cache record into ``out`` by dotted name (layer lists by index)."""
+    for name, value in record.items():
+        if isinstance(value, Mapping):
+            _flatten(f"{prefix}.{name}", value, out)
+        elif isinstance(value, list):  # one record per layer: "encoder.0...."
+            for i, layer in enumerate(value):
+                _flatten(f"{prefix}.{i}", layer, out)
+        else:
+            out[f"{prefix}.{name}"] = np.asarray(value)

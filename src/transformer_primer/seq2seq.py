@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -65,8 +66,8 @@ class Seq2Seq:
         if max_chars + 2 > c.max_len:
             raise ValueError(f"max_chars + 2 must be <= max_len = {c.max_len}, got max_chars = {max_chars}")
         self.model, self.vocab, self.task, self.max_chars = model, vocab, task, max_chars
-        self.history: dict[str, NDArray] = {}
-        self.metadata: dict = {}
+        self.history: dict[str, NDArray[np.generic]] = {}
+        self.metadata: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"<Seq2Seq task={self.task!r} parameters={self.n_parameters}>"
@@ -191,13 +192,13 @@ class Seq2Seq:
         ----------
         path : str or pathlib.Path
         """
-        arrays = {f"param/{name}": p for name, p in self.model.parameters().items()}
+        arrays: dict[str, NDArray[np.generic]] = {f"param/{name}": p for name, p in self.model.parameters().items()}
         arrays.update({f"history/{name}": h for name, h in self.history.items()})
         arrays["config"] = np.array(json.dumps(asdict(self.model.config)))
         info = {"task": self.task, "chars": self.vocab.chars, "max_chars": self.max_chars, **self.metadata}
         arrays["metadata"] = np.array(json.dumps(info))
         with open(path, "wb") as f:  # an open file: np.savez would otherwise append ".npz"
-            np.savez_compressed(f, **arrays)
+            np.savez_compressed(f, allow_pickle=False, **arrays)
 
 
 def load(path: str | Path) -> Seq2Seq:

@@ -35,9 +35,10 @@ x = model.embed(src_ids)  # (2,) -> (2, d_model) = (2, 8)
 show("x", x)
 
 step("the encoder: self-attention (every token sees every token), then feed-forward")
-memory = model.encode(src_ids)  # (2, 8): the encoder states, one per source token
+cache = {}  # the layers keep their intermediate values here (the attention weights too)
+memory = model.encode(src_ids, cache=cache)  # (2, 8): the encoder states, one per source token
 show("memory = encoder output", memory)
-weights = model.encoder_layers[0].last_attention  # (n_heads, n_x, n_x) = (2, 2, 2)
+weights = cache["layers"][0]["self_attn"]["weights"]  # (n_heads, n_x, n_x) = (2, 2, 2)
 show(f"encoder self-attention weights (heads, queries {source}, keys {source})", weights)
 # --8<-- [end:encoder]
 
@@ -62,10 +63,12 @@ never = []  # the probability of <pad> and of <bos> at each step
 for number, decode_step in enumerate(model.generate(src_ids, max_new_tokens=4), start=1):
     words = [vocab[i] for i in decode_step.input_ids]
     step(f"step {number}: the decoder reads {words}")
-    layer = model.decoder_layers[0]
-    show(f"self-attention, head 0 (rows = queries, columns = keys {words})", layer.last_self_attention[0])
-    cross = layer.last_cross_attention  # (n_heads, n_y, n_x): decoder queries, encoder keys
-    show(f"cross-attention of '{words[-1]}' (rows = heads 0, 1; columns = keys {source})", cross[:, -1, :])
+    _, cache = model.run_with_cache(src_ids, decode_step.input_ids)  # this step's pass, again
+    self_weights = cache["decoder.0.self_attn.weights"]  # (n_heads, n_y, n_y)
+    cross_weights = cache["decoder.0.cross_attn.weights"]  # (n_heads, n_y, n_x): decoder queries
+    show(f"self-attention, head 0 (rows = queries, columns = keys {words})", self_weights[0])
+    show(f"cross-attention of '{words[-1]}' (rows = heads 0, 1; columns = keys {source})",
+         cross_weights[:, -1, :])
     top = np.argsort(-decode_step.probs, kind="stable")[:3]  # the 3 most probable next tokens
     print("most probable next:", ", ".join(f"{vocab[i]} {decode_step.probs[i]:.3f}" for i in top))
     print(f"chosen: {vocab[decode_step.chosen]}")

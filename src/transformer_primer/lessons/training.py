@@ -123,8 +123,8 @@ output = model.translate(text)
 vocab, net = model.vocab, model.model
 src_ids = np.array(vocab.encode(text))
 tgt_in = np.array([vocab.bos_id, *vocab.encode(output)])  # what the decoder was fed
-logits = net.decode(tgt_in, net.encode(src_ids))  # one pass; each layer keeps its last weights
-weights = net.decoder_layers[0].last_cross_attention.mean(axis=0)  # (n_heads, n_y, n_x) -> (n_y, n_x)
+logits, cache = net.run_with_cache(src_ids, tgt_in)  # one pass, keeping every activation
+weights = cache["decoder.0.cross_attn.weights"].mean(axis=0)  # (n_heads, n_y, n_x) -> (n_y, n_x)
 rows = [*output, "<eos>"]  # row t predicts this token
 print(f"{text!r} -> {output!r}; cross-attention averaged over {net.config.n_heads} heads")
 for t, token in enumerate(rows):
@@ -177,8 +177,8 @@ text = "hello world"
 output = model.translate(text)
 vocab, net = model.vocab, model.model
 tgt_in = np.array([vocab.bos_id, *vocab.encode(output)])  # what the decoder was fed
-logits = net.decode(tgt_in, net.encode(np.array(vocab.encode(text))))  # the layer keeps its weights
-weights = net.decoder_layers[0].last_cross_attention.mean(axis=0)  # (n_y, n_x), mean of the heads
+logits, cache = net.run_with_cache(np.array(vocab.encode(text)), tgt_in)
+weights = cache["decoder.0.cross_attn.weights"].mean(axis=0)  # (n_y, n_x), mean of the heads
 print(f"{text!r} -> {output!r}")
 same = 0  # rows whose strongest source position holds the very character being written
 for t, char in enumerate(output):
