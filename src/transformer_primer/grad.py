@@ -101,6 +101,8 @@ def linear_backward(dout: Array, x: Array, w: Array) -> tuple[Array, Array, Arra
     dw = x.reshape(-1, d_in).T @ rows  # (d_in, rows) @ (rows, d_out) -> (d_in, d_out)
     db = rows.sum(axis=0)  # (rows, d_out) -> (d_out,)
     return dx, dw, db
+
+
 # --8<-- [end:linear_backward]
 
 
@@ -139,6 +141,8 @@ def embedding_backward(dout: Array, ids: NDArray[np.integer], vocab_size: int) -
     dweight = np.zeros((vocab_size, d_model), dtype=dout.dtype)  # (vocab_size, d_model)
     np.add.at(dweight, ids.ravel(), dout.reshape(-1, d_model) * math.sqrt(d_model))  # repeated ids add up
     return dweight
+
+
 # --8<-- [end:embedding_backward]
 
 
@@ -169,6 +173,8 @@ def softmax_backward(dweights: Array, weights: Array) -> Array:
     """
     inner = np.sum(dweights * weights, axis=-1, keepdims=True)  # (..., 1)
     return weights * (dweights - inner)  # (..., n)
+
+
 # --8<-- [end:softmax_backward]
 
 
@@ -212,6 +218,8 @@ def attention_backward(
     dq = dscores @ k  # (..., n_q, n_k) @ (..., n_k, d_k) -> (..., n_q, d_k)
     dk = np.swapaxes(dscores, -1, -2) @ q  # (..., n_k, n_q) @ (..., n_q, d_k) -> (..., n_k, d_k)
     return dq, dk, dv
+
+
 # --8<-- [end:attention_backward]
 
 
@@ -260,6 +268,8 @@ def mha_backward(
     dkey, grads["w_k"], grads["b_k"] = linear_backward(merge_heads(dk), c["key"], mha.w_k)
     dvalue, grads["w_v"], grads["b_v"] = linear_backward(merge_heads(dv), c["value"], mha.w_v)
     return dquery, dkey, dvalue, grads
+
+
 # --8<-- [end:mha_backward]
 
 
@@ -303,6 +313,8 @@ def layer_norm_backward(norm: LayerNorm, dout: Array, cache: LayerNormCache) -> 
     mean_gx = (g * x_hat).mean(axis=-1, keepdims=True)  # (..., 1)
     dx = inv_std * (g - mean_g - x_hat * mean_gx)  # (..., d_model)
     return dx, grads
+
+
 # --8<-- [end:layer_norm_backward]
 
 
@@ -339,6 +351,8 @@ def feed_forward_backward(ff: FeedForward, dout: Array, cache: FeedForwardCache)
     dpre = dhidden * (cache["hidden"] > 0)  # (..., d_ff): ReLU's gradient is 1 or 0
     dx, grads["w_1"], grads["b_1"] = linear_backward(dpre, cache["x"], ff.w_1)  # (..., d_model)
     return dx, grads
+
+
 # --8<-- [end:feed_forward_backward]
 
 
@@ -383,17 +397,42 @@ def residual_backward(
         return dout + d_x, grads  # the skip, plus the path through f and the norm
     d_sum, grads = layer_norm_backward(block.norm, dout, cache)  # forward: out = norm(x + f(x))
     return d_sum + sublayer_backward(d_sum), grads  # the skip, plus the path through f
+
+
 # --8<-- [end:residual_backward]
 
 
 # --8<-- [start:encoder_layer_backward]
+def _collect(
+    grads: Grads, name: str, backward: Callable[[Array], tuple[Array, Grads]]
+) -> Callable[[Array], Array]:
+    """A sublayer's backward as residual_backward calls it: input gradient in, input gradient
+    out; the sublayer's weight gradients go into ``grads``, named ``name.<weight>``."""
+
+    def through(dout: Array) -> Array:
+        dx, part = backward(dout)
+        grads.update(_prefixed(name, part))
+        return dx
+
+    return through
+
+
+def _self_attention_backward(
+    mha: MultiHeadAttention, dout: Array, cache: AttentionCache
+) -> tuple[Array, Grads]:
+    """Self-attention used one input three times (query, key, value): its gradient is the sum."""
+    dquery, dkey, dvalue, grads = mha_backward(mha, dout, cache)
+    return dquery + dkey + dvalue, grads
+
+
 def encoder_layer_backward(layer: EncoderLayer, dout: Array, cache: EncoderLayerCache) -> tuple[Array, Grads]:
     """Backward of [EncoderLayer][transformer_primer.layers.EncoderLayer], post- or pre-norm.
 
     The forward pass's two residual blocks, in reverse: first the feed-forward block, then
     the self-attention block, each through [residual_backward][transformer_primer.grad.residual_backward].
     Self-attention used its input three times (query, key and value): its gradient is the
-    sum of the three.
+    sum of the three. Each sublayer's weight gradients are collected as its backward runs
+    (``_collect``).
 
     Parameters
     ----------
@@ -418,22 +457,19 @@ def encoder_layer_backward(layer: EncoderLayer, dout: Array, cache: EncoderLayer
     ((3, 4), True)
     """
     grads: Grads = {}
-
-    def feed_forward(d: Array) -> Array:
-        dx, g = feed_forward_backward(layer.feed_forward, d, cache["feed_forward"])
-        grads.update(_prefixed("feed_forward", g))
-        return dx
-
-    def self_attention(d: Array) -> Array:
-        dquery, dkey, dvalue, g = mha_backward(layer.self_attn, d, cache["self_attn"])
-        grads.update(_prefixed("self_attn", g))
-        return dquery + dkey + dvalue  # one input, used three times
-
-    d, g = residual_backward(layer.feed_forward_block, dout, cache["norm_2"], feed_forward)
-    grads.update(_prefixed("norm_2", g))
-    dx, g = residual_backward(layer.attention_block, d, cache["norm_1"], self_attention)
-    grads.update(_prefixed("norm_1", g))
+    feed_forward = _collect(
+        grads, "feed_forward", lambda d: feed_forward_backward(layer.feed_forward, d, cache["feed_forward"])
+    )
+    attention = _collect(
+        grads, "self_attn", lambda d: _self_attention_backward(layer.self_attn, d, cache["self_attn"])
+    )
+    d, part = residual_backward(layer.feed_forward_block, dout, cache["norm_2"], feed_forward)
+    grads.update(_prefixed("norm_2", part))
+    dx, part = residual_backward(layer.attention_block, d, cache["norm_1"], attention)
+    grads.update(_prefixed("norm_1", part))
     return dx, grads
+
+
 # --8<-- [end:encoder_layer_backward]
 
 
@@ -471,31 +507,29 @@ def decoder_layer_backward(
     ((2, 4), (3, 4))
     """
     grads: Grads = {}
-    dmemory: list[Array] = []
+    dmemory: list[Array] = []  # filled by the cross-attention's backward
 
-    def feed_forward(d: Array) -> Array:
-        dx, g = feed_forward_backward(layer.feed_forward, d, cache["feed_forward"])
-        grads.update(_prefixed("feed_forward", g))
-        return dx
-
-    def cross_attention(d: Array) -> Array:
-        dquery, dkey, dvalue, g = mha_backward(layer.cross_attn, d, cache["cross_attn"])
-        grads.update(_prefixed("cross_attn", g))
+    def cross_attention(d: Array) -> tuple[Array, Grads]:
+        dquery, dkey, dvalue, part = mha_backward(layer.cross_attn, d, cache["cross_attn"])
         dmemory.append(dkey + dvalue)  # memory was both the keys and the values
-        return dquery
+        return dquery, part
 
-    def self_attention(d: Array) -> Array:
-        dquery, dkey, dvalue, g = mha_backward(layer.self_attn, d, cache["self_attn"])
-        grads.update(_prefixed("self_attn", g))
-        return dquery + dkey + dvalue
-
-    d, g = residual_backward(layer.feed_forward_block, dout, cache["norm_3"], feed_forward)
-    grads.update(_prefixed("norm_3", g))
-    d, g = residual_backward(layer.cross_attention_block, d, cache["norm_2"], cross_attention)
-    grads.update(_prefixed("norm_2", g))
-    dy, g = residual_backward(layer.self_attention_block, d, cache["norm_1"], self_attention)
-    grads.update(_prefixed("norm_1", g))
+    feed_forward = _collect(
+        grads, "feed_forward", lambda d: feed_forward_backward(layer.feed_forward, d, cache["feed_forward"])
+    )
+    cross = _collect(grads, "cross_attn", cross_attention)
+    attention = _collect(
+        grads, "self_attn", lambda d: _self_attention_backward(layer.self_attn, d, cache["self_attn"])
+    )
+    d, part = residual_backward(layer.feed_forward_block, dout, cache["norm_3"], feed_forward)
+    grads.update(_prefixed("norm_3", part))
+    d, part = residual_backward(layer.cross_attention_block, d, cache["norm_2"], cross)
+    grads.update(_prefixed("norm_2", part))
+    dy, part = residual_backward(layer.self_attention_block, d, cache["norm_1"], attention)
+    grads.update(_prefixed("norm_1", part))
     return dy, dmemory[0], grads
+
+
 # --8<-- [end:decoder_layer_backward]
 
 
@@ -548,11 +582,15 @@ def cross_entropy(
     onehot = np.eye(logits.shape[-1])[targets]  # (..., n) -> (..., n, vocab_size)
     dlogits = np.where(real[..., None], np.exp(log_probs) - onehot, 0.0) / count  # padded positions: 0
     return loss, dlogits, real
+
+
 # --8<-- [end:cross_entropy]
 
 
 # --8<-- [start:model_backward]
-def model_backward(model: Transformer, dlogits: Array, enc_cache: EncoderCache, dec_cache: DecoderCache) -> Grads:
+def model_backward(
+    model: Transformer, dlogits: Array, enc_cache: EncoderCache, dec_cache: DecoderCache
+) -> Grads:
     """Backward of the whole [Transformer][transformer_primer.model.Transformer].
 
     From the logits back through the output projection, the decoder layers (in reverse
@@ -588,7 +626,9 @@ def model_backward(model: Transformer, dlogits: Array, enc_cache: EncoderCache, 
     vocab_size = model.config.vocab_size
     grads: Grads = {}
     dy, grads["w_out"], grads["b_out"] = linear_backward(dlogits, dec_cache["y"], model.w_out)
-    dmemory = np.zeros_like(dec_cache["layers"][0]["cross_attn"]["key"])  # the memory's shape (..., n_x, d_model)
+    dmemory = np.zeros_like(
+        dec_cache["layers"][0]["cross_attn"]["key"]
+    )  # the memory's shape (..., n_x, d_model)
     for i in reversed(range(len(model.decoder_layers))):
         dy, dmem, g = decoder_layer_backward(model.decoder_layers[i], dy, dec_cache["layers"][i])
         grads.update(_prefixed(f"decoder.{i}", g))
@@ -601,6 +641,8 @@ def model_backward(model: Transformer, dlogits: Array, enc_cache: EncoderCache, 
     d_src = embedding_backward(dx, enc_cache["embed"]["ids"], vocab_size)  # (vocab_size, d_model)
     grads["embedding.weight"] = d_tgt + d_src  # one table, used twice
     return grads
+
+
 # --8<-- [end:model_backward]
 
 
@@ -657,12 +699,19 @@ def loss_and_grads(
     return loss, grads, {"tokens": int(real.sum()), "correct": correct}
 
 
-def _forward(model: Transformer, src_ids: NDArray[np.integer], tgt_in: NDArray[np.integer],
-             enc_cache: EncoderCache | None = None, dec_cache: DecoderCache | None = None) -> Array:
+def _forward(
+    model: Transformer,
+    src_ids: NDArray[np.integer],
+    tgt_in: NDArray[np.integer],
+    enc_cache: EncoderCache | None = None,
+    dec_cache: DecoderCache | None = None,
+) -> Array:
     """Teacher-forced logits of a padded batch: the forward pass of training."""
     src_mask = model.source_mask(src_ids)  # (batch, 1, n_x): padded keys are hidden
     memory = model.encode(src_ids, src_mask, cache=enc_cache)  # (batch, n_x, d_model)
     return model.decode(tgt_in, memory, src_mask, cache=dec_cache)  # (batch, n_y, vocab_size)
+
+
 # --8<-- [end:loss_and_grads]
 
 
@@ -758,4 +807,6 @@ def relative_error(analytic: Array, numeric: Array) -> float:
     """
     denom = np.linalg.norm(analytic) + np.linalg.norm(numeric)
     return 0.0 if denom == 0 else float(np.linalg.norm(analytic - numeric) / denom)
+
+
 # --8<-- [end:gradient_check]
