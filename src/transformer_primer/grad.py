@@ -406,8 +406,10 @@ def residual_backward(
 def _collect(
     grads: Grads, name: str, backward: Callable[[Array], tuple[Array, Grads]]
 ) -> Callable[[Array], Array]:
-    """A sublayer's backward as residual_backward calls it: input gradient in, input gradient
-    out; the sublayer's weight gradients go into ``grads``, named ``name.<weight>``."""
+    """A sublayer's backward as residual_backward calls it: input gradient in and out.
+
+    The sublayer's weight gradients go into ``grads``, named ``name.<weight>``.
+    """
 
     def through(dout: Array) -> Array:
         dx, part = backward(dout)
