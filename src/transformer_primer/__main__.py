@@ -34,7 +34,9 @@ MAX_TRAIN_SECONDS = 120  # the budget for one training run on one core (issue 4)
 def _train(args: argparse.Namespace, argv: list[str]) -> int:
     from .train import TrainConfig, train
 
-    given = {f.name: getattr(args, f.name, None) for f in fields(TrainConfig)}  # the options on the command line
+    given = {
+        f.name: getattr(args, f.name, None) for f in fields(TrainConfig)
+    }  # the options on the command line
     config = TrainConfig(**{name: value for name, value in given.items() if value is not None})
     out = Path(args.out if args.out else f"{args.task}.npz")
     model = train(config, progress=None if args.quiet else sys.stderr)
@@ -77,7 +79,10 @@ def _evaluate(args: argparse.Namespace) -> int:
             print(f"FAIL: {args.task} exact match {accuracy:.3f} < {QUALITY[args.task]:.2f}", file=sys.stderr)
             return 1
         if cpu is None or cpu >= MAX_TRAIN_SECONDS:  # CPU time: the one core's work, whatever else runs
-            print(f"FAIL: {args.task} trained in {cpu} s of CPU time, budget {MAX_TRAIN_SECONDS} s", file=sys.stderr)
+            print(
+                f"FAIL: {args.task} trained in {cpu} s of CPU time, budget {MAX_TRAIN_SECONDS} s",
+                file=sys.stderr,
+            )
             return 1
     return 0
 
@@ -105,7 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("task", choices=tasks)
     p.add_argument("--weights", help="an .npz file written by `train` (default: the shipped model)")
     p.add_argument("-n", type=int, default=1000, help="how many held-out strings (default 1000)")
-    p.add_argument("--check", action="store_true", help="exit 1 below the quality bar or over the time budget")
+    p.add_argument(
+        "--check", action="store_true", help="exit 1 below the quality bar or over the time budget"
+    )
     return parser
 
 

@@ -188,9 +188,7 @@ def check_float_array(
             f"{name} must have {wanted} dimensions{shown}, got shape {arr.shape} ({arr.ndim} dimensions)"
         )
     if arr.ndim < min_ndim:
-        raise ValueError(
-            f"{name} must have at least {min_ndim} dimension(s){shown}, got shape {arr.shape}"
-        )
+        raise ValueError(f"{name} must have at least {min_ndim} dimension(s){shown}, got shape {arr.shape}")
     if arr.size == 0 and not allow_empty:
         raise ValueError(f"{name} must not be empty{shown}, got shape {arr.shape}")
     if allow_neg_inf:
@@ -219,12 +217,11 @@ def check_bool_mask(name: str, mask: ArrayLike, shape: tuple[int, ...], layout: 
     try:
         np.broadcast_shapes(arr.shape, shape)
     except ValueError:
-        raise ValueError(
-            f"{name} must broadcast to {layout} = {shape}, got shape {arr.shape}"
-        ) from None
-    if len(np.broadcast_shapes(arr.shape, shape)) != len(shape) or np.broadcast_shapes(
-        arr.shape, shape
-    ) != shape:
+        raise ValueError(f"{name} must broadcast to {layout} = {shape}, got shape {arr.shape}") from None
+    if (
+        len(np.broadcast_shapes(arr.shape, shape)) != len(shape)
+        or np.broadcast_shapes(arr.shape, shape) != shape
+    ):
         raise ValueError(
             f"{name} must broadcast to {layout} = {shape} without enlarging it, got shape {arr.shape}"
         )

@@ -103,6 +103,8 @@ def reference_attention(
     weights = softmax(scores, axis=-1)  # (..., n_q, n_k), rows sum to 1
     output = weights @ v  # (..., n_q, n_k) @ (..., n_k, d_v) -> (..., n_q, d_v)
     return output, weights
+
+
 # --8<-- [end:reference_attention]
 
 
@@ -183,6 +185,8 @@ def merge_heads(x: Array) -> Array:
     *lead, n_heads, n, d_k = x.shape
     x = np.swapaxes(x, -3, -2)  # (..., n_heads, n, d_k) -> (..., n, n_heads, d_k)
     return x.reshape(*lead, n, n_heads * d_k)  # (..., n, n_heads, d_k) -> (..., n, d_model)
+
+
 # --8<-- [end:heads]
 
 
@@ -262,8 +266,16 @@ class MultiHeadAttention:
 
     def parameters(self) -> dict[str, Array]:
         """The learnable arrays by name (the arrays themselves, not copies)."""
-        return {"w_q": self.w_q, "w_k": self.w_k, "w_v": self.w_v, "w_o": self.w_o,
-                "b_q": self.b_q, "b_k": self.b_k, "b_v": self.b_v, "b_o": self.b_o}
+        return {
+            "w_q": self.w_q,
+            "w_k": self.w_k,
+            "w_v": self.w_v,
+            "w_o": self.w_o,
+            "b_q": self.b_q,
+            "b_k": self.b_k,
+            "b_v": self.b_v,
+            "b_o": self.b_o,
+        }
 
     def __call__(
         self,
@@ -333,8 +345,12 @@ class MultiHeadAttention:
         if key is not None:
             check_fits_linear("key", key, ("key @ w_k + b_k", self.w_k, self.b_k))
         if value is not None:
-            check_fits_linear("value", value, ("value @ w_v + b_v", self.w_v, self.b_v),
-                              ("heads @ w_o + b_o", self.w_o, self.b_o))
+            check_fits_linear(
+                "value",
+                value,
+                ("value @ w_v + b_v", self.w_v, self.b_v),
+                ("heads @ w_o + b_o", self.w_o, self.b_o),
+            )
 
     # --8<-- [start:mha_forward]
     def forward(
@@ -354,8 +370,19 @@ class MultiHeadAttention:
         heads, weights = attend(q, k, v, mask)  # (..., n_heads, n_q, d_k), (..., n_heads, n_q, n_k)
         merged = merge_heads(heads)  # (..., n_heads, n_q, d_k) -> (..., n_q, d_model)
         assert weights is not None  # attend returns the weights unless told not to
-        cache.update({"query": query, "key": key, "value": value, "q": q, "k": k, "v": v,
-                      "weights": weights, "merged": merged})
+        cache.update(
+            {
+                "query": query,
+                "key": key,
+                "value": value,
+                "q": q,
+                "k": k,
+                "v": v,
+                "weights": weights,
+                "merged": merged,
+            }
+        )
         output = merged @ self.w_o + self.b_o  # (..., n_q, d_model) -> (..., n_q, d_model)
         return output, weights
+
     # --8<-- [end:mha_forward]

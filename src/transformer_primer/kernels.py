@@ -28,8 +28,12 @@ __all__ = ["attend", "scaled_dot_product_attention", "tiled_attention"]
 Array = NDArray[np.floating]
 
 _LOG2_E = math.log2(math.e)  # e**x == 2**(x * log2(e)); numpy's exp2 is cheaper than its exp
-_SCORES_PER_CALL = 1 << 20  # scores handled by one numpy call: small inputs at once, large ones a head at a time
-_FEW_SCORES = 1 << 14  # below this many scores, shifting by the row maximum costs less than deciding to skip it
+_SCORES_PER_CALL = (
+    1 << 20
+)  # scores handled by one numpy call: small inputs at once, large ones a head at a time
+_FEW_SCORES = (
+    1 << 14
+)  # below this many scores, shifting by the row maximum costs less than deciding to skip it
 
 
 def _check_attention(
@@ -88,7 +92,9 @@ def _mask_window(
 
 
 def _needs_max_shift(q: Array, k: Array, v: Array) -> bool:
-    """Whether ``2 ** (log2(e) * scores)`` could leave the float range unless each row's maximum is subtracted.
+    """Whether ``2 ** (log2(e) * scores)`` could leave the float range unless rows are shifted.
+
+    Shifted: each row's maximum subtracted first.
 
     By Cauchy-Schwarz every score ``q_i . k_j / sqrt(d_k)`` lies in ``[-B, B]`` with
     ``B = max |q_i| * max |k_j| / sqrt(d_k)``. When ``log2(e) * B`` is at most a quarter of
@@ -111,8 +117,15 @@ def _needs_max_shift(q: Array, k: Array, v: Array) -> bool:
     return not (sums_fit and terms_normal)
 
 
-def _attend_chunk(q2: Array, k: Array, v: Array, blocked: NDArray[np.bool_] | None, shift: bool,
-            out: Array, weights: Array | None) -> None:
+def _attend_chunk(
+    q2: Array,
+    k: Array,
+    v: Array,
+    blocked: NDArray[np.bool_] | None,
+    shift: bool,
+    out: Array,
+    weights: Array | None,
+) -> None:
     """One chunk of the fast path: write ``out`` (..., n_q, d_v) and, if given, ``weights`` (..., n_q, n_k).
 
     ``q2`` is ``q`` already scaled: by ``1 / sqrt(d_k)`` when ``shift`` (natural units, ``exp``),
@@ -240,10 +253,17 @@ def attend(
             blocked = np.broadcast_to(blocked, (*lead, *blocked.shape[-2:]))
     for idx in chunks:
         _attend_chunk(
-            q2[idx], k[idx], v[idx], None if blocked is None else blocked[idx], shift,
-            output[idx][..., rows, :], None if weights is None else weights[idx][..., rows, keys],
+            q2[idx],
+            k[idx],
+            v[idx],
+            None if blocked is None else blocked[idx],
+            shift,
+            output[idx][..., rows, :],
+            None if weights is None else weights[idx][..., rows, keys],
         )
     return output, weights
+
+
 # --8<-- [end:fast_attention]
 
 
@@ -277,8 +297,12 @@ def _block_plan(
     mask = mask.reshape((1,) * (2 - mask.ndim) + mask.shape)  # at least (n_q or 1, n_k or 1)
     mask = np.broadcast_to(mask, (*mask.shape[:-2], n_q, n_k))  # (..., n_q, n_k), a view
     slices = math.prod(mask.shape[:-2])  # batch/head slices the mask holds
-    allowed = mask.reshape(-1, n_q, n_k).sum(axis=0, dtype=np.int32) if slices > 1 else mask[(0,) * (mask.ndim - 2)]
-    counts = np.add.reduceat(allowed, starts, axis=-1, dtype=np.int32)  # (n_q, n_blocks): allowed (query, key) pairs
+    allowed = (
+        mask.reshape(-1, n_q, n_k).sum(axis=0, dtype=np.int32) if slices > 1 else mask[(0,) * (mask.ndim - 2)]
+    )
+    counts = np.add.reduceat(
+        allowed, starts, axis=-1, dtype=np.int32
+    )  # (n_q, n_blocks): allowed (query, key) pairs
     widths = np.minimum(starts + block_size, n_k) - starts  # (n_blocks,) keys per block
     sees_block = counts > 0  # (n_q, n_blocks): may see a key of the block, in some batch/head
     sees_all = counts == widths * slices  # (n_q, n_blocks): may see every key of it, in every batch/head
@@ -383,7 +407,7 @@ def tiled_attention(
             k_block = np.swapaxes(k[idx][..., k0:k1, :], -1, -2)  # (..., d_k, b)
             np.matmul(q2[idx][..., r0:r1, :], k_block, out=s)  # (..., r, d_k) @ (..., d_k, b)
             if m1 > m0:  # rows where the mask blocks some keys of this block
-                np.copyto(s[..., m0 - r0:m1 - r0, :], -np.inf, where=blocked[k0][idx])
+                np.copyto(s[..., m0 - r0 : m1 - r0, :], -np.inf, where=blocked[k0][idx])
             m_old = run_max[idx][..., r0:r1, :]  # (..., r, 1), a view: updated in place below
             a = acc[idx][..., r0:r1, :]  # (..., r, d_v + 1), a view
             # (..., r, 1): no score of this block is larger
@@ -402,4 +426,6 @@ def tiled_attention(
     total = acc[..., -1:]  # (..., n_q, 1): the sum of each query's weights
     total[total == 0] = 1.0  # a query that may see no key keeps a zero output
     return acc[..., :-1] / total  # (..., n_q, d_v)
+
+
 # --8<-- [end:tiled_attention]

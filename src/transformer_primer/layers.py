@@ -48,6 +48,7 @@ class HasParameters(Protocol):
         """The learnable arrays by name (the arrays themselves)."""
         ...
 
+
 LAYOUT = "(n, d_model) or (batch, n, d_model)"
 
 
@@ -165,7 +166,9 @@ class LayerNorm:
     array([[-1.2247,  0.    ,  1.2247]])
     """
 
-    def __init__(self, d_model: int, eps: float = 1e-5, dtype: type[np.floating] | np.dtype = np.float64) -> None:
+    def __init__(
+        self, d_model: int, eps: float = 1e-5, dtype: type[np.floating] | np.dtype = np.float64
+    ) -> None:
         self.d_model = check_positive_int("d_model", d_model)
         self.eps = check_positive_float("eps", eps)
         self.gamma: Array = np.ones(d_model, dtype=check_float_dtype("dtype", dtype))
@@ -193,6 +196,7 @@ class LayerNorm:
         x_hat = (x - mean) * inv_std  # (..., d_model): mean 0, variance ~1 on each row
         cache.update({"x_hat": x_hat, "inv_std": inv_std})
         return x_hat * self.gamma + self.beta  # (..., d_model)
+
     # --8<-- [end:layer_norm]
 
 
@@ -238,7 +242,11 @@ class FeedForward:
     """
 
     def __init__(
-        self, d_model: int, d_ff: int, rng: np.random.Generator, dtype: type[np.floating] | np.dtype = np.float64
+        self,
+        d_model: int,
+        d_ff: int,
+        rng: np.random.Generator,
+        dtype: type[np.floating] | np.dtype = np.float64,
     ) -> None:
         self.d_model = check_positive_int("d_model", d_model)
         self.d_ff = check_positive_int("d_ff", d_ff)
@@ -259,7 +267,9 @@ class FeedForward:
         With a ``cache``, keeps ``x`` and the hidden activations for the backward pass.
         """
         x = check_features("x", x, self.d_model, self.w_1.dtype)
-        check_fits_linear("x", x, ("x @ w_1 + b_1", self.w_1, self.b_1), ("hidden @ w_2 + b_2", self.w_2, self.b_2))
+        check_fits_linear(
+            "x", x, ("x @ w_1 + b_1", self.w_1, self.b_1), ("hidden @ w_2 + b_2", self.w_2, self.b_2)
+        )
         return self.forward(x, {} if cache is None else cache)
 
     # --8<-- [start:feed_forward]
@@ -268,6 +278,7 @@ class FeedForward:
         hidden = np.maximum(0.0, x @ self.w_1 + self.b_1)  # (..., d_model) -> (..., d_ff)
         cache.update({"x": x, "hidden": hidden})
         return hidden @ self.w_2 + self.b_2  # (..., d_ff) -> (..., d_model)
+
     # --8<-- [end:feed_forward]
 
 
@@ -300,7 +311,8 @@ class Residual:
     >>> x = np.array([[1.0, 3.0]])  # LayerNorm(x) is [-1, 1] (up to eps)
     >>> block(x, lambda h: 10 * h, cache={}).round(3)  # pre-norm: x + 10 * LayerNorm(x)
     array([[-9., 13.]])
-    >>> Residual(LayerNorm(2), norm_first=False)(x, lambda h: 10 * h, cache={}).round(3)  # LayerNorm(x + 10 x)
+    >>> post = Residual(LayerNorm(2), norm_first=False)
+    >>> post(x, lambda h: 10 * h, cache={}).round(3)  # post-norm: LayerNorm(x + 10 x)
     array([[-1.,  1.]])
     """
 
@@ -316,6 +328,7 @@ class Residual:
         if self.norm_first:  # pre-norm: the sublayer sees a normalised x, the sum is left as it is
             return x + sublayer(self.norm.forward(x, cache))
         return self.norm.forward(x + sublayer(x), cache)  # post-norm, as in the paper
+
     # --8<-- [end:residual]
 
 
@@ -373,8 +386,12 @@ class EncoderLayer:
 
     def parameters(self) -> dict[str, Array]:
         """The learnable arrays by dotted name."""
-        parts: dict[str, HasParameters] = {"self_attn": self.self_attn, "feed_forward": self.feed_forward,
-                 "norm_1": self.norm_1, "norm_2": self.norm_2}
+        parts: dict[str, HasParameters] = {
+            "self_attn": self.self_attn,
+            "feed_forward": self.feed_forward,
+            "norm_1": self.norm_1,
+            "norm_2": self.norm_2,
+        }
         return {f"{p}.{n}": a for p, layer in parts.items() for n, a in layer.parameters().items()}
 
     def __call__(
@@ -400,6 +417,7 @@ class EncoderLayer:
         # every position attends to every position (but the masked, padded ones)
         x = self.attention_block(x, lambda h: self.self_attn.forward(h, h, h, mask, attn)[0], norm_1)
         return self.feed_forward_block(x, lambda h: self.feed_forward.forward(h, ff), norm_2)
+
     # --8<-- [end:encoder_layer]
 
 
@@ -461,9 +479,14 @@ class DecoderLayer:
 
     def parameters(self) -> dict[str, Array]:
         """The learnable arrays by dotted name."""
-        parts: dict[str, HasParameters] = {"self_attn": self.self_attn, "cross_attn": self.cross_attn,
-                 "feed_forward": self.feed_forward, "norm_1": self.norm_1,
-                 "norm_2": self.norm_2, "norm_3": self.norm_3}
+        parts: dict[str, HasParameters] = {
+            "self_attn": self.self_attn,
+            "cross_attn": self.cross_attn,
+            "feed_forward": self.feed_forward,
+            "norm_1": self.norm_1,
+            "norm_2": self.norm_2,
+            "norm_3": self.norm_3,
+        }
         return {f"{p}.{n}": a for p, layer in parts.items() for n, a in layer.parameters().items()}
 
     def __call__(
@@ -513,7 +536,12 @@ class DecoderLayer:
 
     # --8<-- [start:decoder_layer]
     def forward(
-        self, y: Array, memory: Array, self_mask: Mask | None, memory_mask: Mask | None, cache: DecoderLayerCache
+        self,
+        y: Array,
+        memory: Array,
+        self_mask: Mask | None,
+        memory_mask: Mask | None,
+        cache: DecoderLayerCache,
     ) -> Array:
         """The computation of ``__call__``, on inputs already checked."""
         sa, norm_1 = cache.setdefault("self_attn", {}), cache.setdefault("norm_1", {})
@@ -525,4 +553,5 @@ class DecoderLayer:
             y, lambda h: self.cross_attn.forward(h, memory, memory, memory_mask, ca)[0], norm_2
         )
         return self.feed_forward_block(y, lambda h: self.feed_forward.forward(h, ff), norm_3)
+
     # --8<-- [end:decoder_layer]

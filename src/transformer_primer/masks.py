@@ -43,6 +43,8 @@ def causal_mask(n: int) -> NDArray[np.bool_]:
     """
     n = check_positive_int("n", n)
     return np.tril(np.ones((n, n), dtype=bool))  # (n, n)
+
+
 # --8<-- [end:causal_mask]
 
 
@@ -87,4 +89,6 @@ def padding_mask(lengths: ArrayLike, n: int) -> NDArray[np.bool_]:
         raise ValueError(f"every length must be in 1..n = 1..{n}, got {arr.tolist()}")
     positions = np.arange(n)  # (n,)
     return (positions[None, :] < arr[:, None])[:, None, :]  # (batch, 1, n)
+
+
 # --8<-- [end:padding_mask]

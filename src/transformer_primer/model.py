@@ -147,7 +147,9 @@ class Transformer:
         """Every learnable array, by dotted name (the arrays themselves)."""
         params = {f"embedding.{n}": a for n, a in self.embedding.parameters().items()}
         stacks: tuple[tuple[str, Sequence[HasParameters]], ...] = (
-            ("encoder", self.encoder_layers), ("decoder", self.decoder_layers))
+            ("encoder", self.encoder_layers),
+            ("decoder", self.decoder_layers),
+        )
         for kind, layers in stacks:
             for i, layer in enumerate(layers):
                 params.update({f"{kind}.{i}.{n}": a for n, a in layer.parameters().items()})
@@ -184,11 +186,19 @@ class Transformer:
         self, memory: ArrayLike, memory_mask: ArrayLike | None, tgt_shape: tuple[int, ...]
     ) -> tuple[Array, Mask | None]:
         """The encoder output and its mask, checked against the decoder ids' shape (..., n_y)."""
-        memory = check_features("memory", memory, self.config.d_model, self.w_out.dtype,
-                                ndim=(len(tgt_shape) + 1,), layout="(n_x, d_model) or (batch, n_x, d_model)")
+        memory = check_features(
+            "memory",
+            memory,
+            self.config.d_model,
+            self.w_out.dtype,
+            ndim=(len(tgt_shape) + 1,),
+            layout="(n_x, d_model) or (batch, n_x, d_model)",
+        )
         if memory.shape[:-2] != tgt_shape[:-1]:
-            raise ValueError(f"memory must have the batch axis of tgt_ids, got memory of shape "
-                             f"{memory.shape} and tgt_ids of shape {tgt_shape}")
+            raise ValueError(
+                f"memory must have the batch axis of tgt_ids, got memory of shape "
+                f"{memory.shape} and tgt_ids of shape {tgt_shape}"
+            )
         for layer in self.decoder_layers:
             layer.cross_attn.check_sizes(key=memory, value=memory)
         mask = self._check_mask("memory_mask", memory_mask, tgt_shape[:-1], tgt_shape[-1], memory.shape[-2])
@@ -224,7 +234,8 @@ class Transformer:
         Examples
         --------
         >>> import numpy as np
-        >>> model = Transformer(TransformerConfig(vocab_size=6, d_model=4, n_heads=2), np.random.default_rng(0))
+        >>> config = TransformerConfig(vocab_size=6, d_model=4, n_heads=2)
+        >>> model = Transformer(config, np.random.default_rng(0))
         >>> model.source_mask(np.array([[3, 4, 0], [5, 0, 0]])).astype(int)  # pad_id = 0
         array([[[1, 1, 0]],
         <BLANKLINE>
@@ -265,6 +276,7 @@ class Transformer:
         for layer, layer_cache in zip(self.encoder_layers, cache["layers"], strict=True):
             x = layer.forward(x, src_mask, layer_cache)  # (..., n_x, d_model)
         return x
+
     # --8<-- [end:encode]
 
     # --8<-- [start:decode]
@@ -310,6 +322,7 @@ class Transformer:
             y = layer.forward(y, memory, self_mask, memory_mask, layer_cache)  # (..., n_y, d_model)
         cache["y"] = y
         return y @ self.w_out + self.b_out  # (..., n_y, d_model) -> (..., n_y, vocab_size)
+
     # --8<-- [end:decode]
 
     def _forbid_specials(self, logits: Array) -> Array:
@@ -351,6 +364,7 @@ class Transformer:
             if chosen == self.config.eos_id:
                 return
             ys.append(chosen)
+
     # --8<-- [end:generate]
 
     def greedy_decode(self, src_ids: ArrayLike, max_new_tokens: int) -> list[int]:
@@ -416,6 +430,7 @@ class Transformer:
                 break
         out = [[int(t) for t in row[1:]] for row in ys]  # drop the start token
         return [row[: row.index(c.eos_id)] if c.eos_id in row else row for row in out]  # cut at the end token
+
     # --8<-- [end:greedy_decode_batch]
 
     def run_with_cache(
@@ -457,7 +472,8 @@ class Transformer:
         Examples
         --------
         >>> import numpy as np
-        >>> model = Transformer(TransformerConfig(vocab_size=6, d_model=4, n_heads=2), np.random.default_rng(0))
+        >>> config = TransformerConfig(vocab_size=6, d_model=4, n_heads=2)
+        >>> model = Transformer(config, np.random.default_rng(0))
         >>> logits, cache = model.run_with_cache(np.array([3, 4, 5]), np.array([1, 5]))
         >>> logits.shape, cache["decoder.0.cross_attn.weights"].shape  # (n_heads, n_y, n_x)
         ((2, 6), (2, 2, 3))
@@ -465,8 +481,10 @@ class Transformer:
         src_ids = self._check_ids("src_ids", src_ids)
         tgt_ids = self._check_ids("tgt_ids", tgt_ids)
         if src_ids.shape[:-1] != tgt_ids.shape[:-1]:
-            raise ValueError(f"src_ids and tgt_ids must have the same batch layout, got shapes "
-                             f"{src_ids.shape} and {tgt_ids.shape}")
+            raise ValueError(
+                f"src_ids and tgt_ids must have the same batch layout, got shapes "
+                f"{src_ids.shape} and {tgt_ids.shape}"
+            )
         lead, n_x, n_y = src_ids.shape[:-1], src_ids.shape[-1], tgt_ids.shape[-1]
         mask = self._check_mask("src_mask", src_mask, lead, n_x, n_x)
         self._check_mask("src_mask", src_mask, lead, n_y, n_x)  # the cross-attention's keys too

@@ -63,4 +63,6 @@ def softmax(x: ArrayLike, axis: int = -1) -> NDArray[np.floating]:
         e = np.exp(x - row_max)  # (..., n), every exponent <= 0
     total = np.sum(e, axis=axis, keepdims=True)  # (..., 1)
     return np.divide(e, total, out=np.zeros_like(e), where=total > 0)  # (..., n)
+
+
 # --8<-- [end:softmax]

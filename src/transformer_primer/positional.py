@@ -54,4 +54,6 @@ def sinusoidal_positional_encoding(n_positions: int, d_model: int) -> NDArray[np
     pe[:, 0::2] = np.sin(angle)
     pe[:, 1::2] = np.cos(angle[:, : d_model // 2])
     return pe
+
+
 # --8<-- [end:sinusoidal]

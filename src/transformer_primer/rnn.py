@@ -85,8 +85,11 @@ class ElmanRNN:
         x = check_float_array("x", x, ndim=(2,), layout="(n, d_in)")
         if x.shape[1] != self.d_in:
             raise ValueError(f"x must have shape (n, d_in = {self.d_in}), got shape {x.shape}")
-        h = np.zeros(self.d_hidden, dtype=x.dtype) if h0 is None else check_float_array(
-            "h0", h0, ndim=(1,), layout="(d_hidden,)")
+        h = (
+            np.zeros(self.d_hidden, dtype=x.dtype)
+            if h0 is None
+            else check_float_array("h0", h0, ndim=(1,), layout="(d_hidden,)")
+        )
         if h.shape != (self.d_hidden,):
             raise ValueError(f"h0 must have shape (d_hidden,) = ({self.d_hidden},), got {h.shape}")
         projected = x @ self.w_x + self.b  # (n, d_in) -> (n, d_hidden): all inputs at once
@@ -95,4 +98,5 @@ class ElmanRNN:
             h = np.tanh(projected[t] + h @ self.w_h)  # (d_hidden,)
             states[t] = h
         return states
+
     # --8<-- [end:rnn_call]

@@ -61,7 +61,12 @@ class Seq2Seq:
 
     def __init__(self, model: Transformer, vocab: Vocab, task: str, max_chars: int = MAX_CHARS) -> None:
         c = model.config
-        if (c.pad_id, c.bos_id, c.eos_id, c.vocab_size) != (vocab.pad_id, vocab.bos_id, vocab.eos_id, len(vocab)):
+        if (c.pad_id, c.bos_id, c.eos_id, c.vocab_size) != (
+            vocab.pad_id,
+            vocab.bos_id,
+            vocab.eos_id,
+            len(vocab),
+        ):
             raise ValueError(f"the model's special ids and vocab_size do not match the vocabulary {vocab!r}")
         if max_chars + 2 > c.max_len:
             raise ValueError(f"max_chars + 2 must be <= max_len = {c.max_len}, got max_chars = {max_chars}")
@@ -192,7 +197,9 @@ class Seq2Seq:
         ----------
         path : str or pathlib.Path
         """
-        arrays: dict[str, NDArray[np.generic]] = {f"param/{name}": p for name, p in self.model.parameters().items()}
+        arrays: dict[str, NDArray[np.generic]] = {
+            f"param/{name}": p for name, p in self.model.parameters().items()
+        }
         arrays.update({f"history/{name}": h for name, h in self.history.items()})
         arrays["config"] = np.array(json.dumps(asdict(self.model.config)))
         info = {"task": self.task, "chars": self.vocab.chars, "max_chars": self.max_chars, **self.metadata}
@@ -261,5 +268,6 @@ def pretrained(name: str) -> Seq2Seq:
     weights = resources.files("transformer_primer") / "weights" / f"{name}.npz"
     with resources.as_file(weights) as path:
         return load(path)
-# --8<-- [end:pretrained]
 
+
+# --8<-- [end:pretrained]

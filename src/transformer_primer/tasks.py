@@ -101,6 +101,8 @@ def split_of(text: str) -> str:
     """
     bucket = zlib.crc32(text.encode("utf-8")) % 20  # 0..19
     return "test" if bucket == 0 else "valid" if bucket == 1 else "train"
+
+
 # --8<-- [end:split_of]
 
 
@@ -227,4 +229,6 @@ def make_batch(
         tgt_in[row, : len(ids) + 1] = [vocab.bos_id, *ids]
         tgt_out[row, : len(ids) + 1] = [*ids, vocab.eos_id]
     return src_ids, tgt_in, tgt_out
+
+
 # --8<-- [end:make_batch]

@@ -115,6 +115,8 @@ def learning_rate(step: int, steps: int, peak: float, warmup: int) -> float:
     progress = (step - warmup) / max(1, steps - 1 - warmup)  # 0 -> 1
     floor = peak / 20
     return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
 # --8<-- [end:learning_rate]
 
 
@@ -178,6 +180,8 @@ class Adam:
             v *= b2
             v += (1 - b2) * g * g  # running mean of its square
             p -= step * m / (np.sqrt(v) * v_scale + self.eps)  # in place: the model's own array
+
+
 # --8<-- [end:adam]
 
 
@@ -301,4 +305,6 @@ def train(config: TrainConfig, progress: TextIO | None = sys.stderr) -> Seq2Seq:
         "parameters": sum(p.size for p in model.parameters().values()),
     }
     return seq2seq
+
+
 # --8<-- [end:train]

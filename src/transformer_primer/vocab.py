@@ -186,4 +186,6 @@ class Vocab:
         for row, e in zip(out, encoded, strict=True):
             row[: len(e)] = e
         return out
+
+
 # --8<-- [end:vocab]

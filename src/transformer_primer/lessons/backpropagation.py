@@ -1,4 +1,6 @@
-"""Lesson: backpropagation by hand (exercises). Run with ``python -m transformer_primer.lessons.backpropagation``.
+"""Lesson: backpropagation by hand (exercises).
+
+Run with ``python -m transformer_primer.lessons.backpropagation``.
 
 The lesson's gradient check itself is a section of ``training.py`` (``check``).
 """

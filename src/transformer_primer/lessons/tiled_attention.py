@@ -1,4 +1,7 @@
-"""Lesson: tiled attention and the online softmax. Run with ``python -m transformer_primer.lessons.tiled_attention``."""
+"""Lesson: tiled attention and the online softmax.
+
+Run with ``python -m transformer_primer.lessons.tiled_attention``.
+"""
 
 # --8<-- [start:online_softmax]
 import numpy as np
