@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +18,14 @@ import numpy as np
 import pytest
 
 import transformer_primer
-from transformer_primer import attention, layers, masks, model, numerics, positional, rnn, trace
+from transformer_primer import attention, kernels, layers, masks, model, numerics, positional, rnn, trace
 from transformer_primer.attention import (
     MultiHeadAttention,
     merge_heads,
+    reference_attention,
     scaled_dot_product_attention,
     split_heads,
+    tiled_attention,
 )
 from transformer_primer.layers import DecoderLayer, Embedding, EncoderLayer, FeedForward, LayerNorm
 from transformer_primer.masks import causal_mask, padding_mask
@@ -47,6 +50,17 @@ MODEL = Transformer(CONFIG, rng())
 MEMORY = MODEL.encode(np.array([3, 4, 5]))  # (3, 4)
 X = np.ones((3, 4))  # (n, d_model)
 Q = np.ones((2, 3))  # (n, d_k)
+FF = FeedForward(4, 8, rng())
+LN = LayerNorm(4)
+MASKED = np.ma.masked_array(np.ones((2, 3)), mask=[[0, 1, 0], [0, 0, 0]])  # (n, d_k), one entry masked
+LONG = np.ones((2, 3), dtype=np.longdouble)
+
+
+def matrix() -> np.ndarray:
+    """A np.matrix (numpy warns that the class is deprecated when one is made)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        return np.matrix([[1.0, 2.0]])
 
 
 @dataclass(frozen=True)
@@ -217,6 +231,36 @@ CASES = [
     Case("step: title not a string", lambda: step(None), TypeError, ("title must be a string", "NoneType None")),
     Case("ElmanRNN: h0 of wrong size", lambda: ElmanRNN(2, 3, rng())(np.ones((4, 2)), np.ones(2)), ValueError,
          ("h0 must have shape (d_hidden,) = (3,)", "got (2,)")),
+    # --- unusual array types: the policy of transformer_primer._checks (issue 12) ------------
+    Case("softmax: masked array", lambda: softmax(MASKED), TypeError, ("x is a numpy masked array", "x.filled(value)")),
+    Case("softmax: np.matrix", lambda: softmax(matrix()), TypeError, ("x is a numpy matrix",)),
+    Case("softmax: long double", lambda: softmax(LONG), TypeError, ("x has dtype float128 (long double)", "float64")),
+    Case("reference_attention: masked q", lambda: reference_attention(MASKED, Q, Q), TypeError,
+         ("q is a numpy masked array",)),
+    Case("sdpa: masked v", lambda: scaled_dot_product_attention(Q, Q, MASKED), TypeError, ("v is a numpy masked array",)),
+    Case("sdpa: masked mask", lambda: scaled_dot_product_attention(Q, Q, Q, np.ma.masked_array(np.ones((2, 2), bool))),
+         TypeError, ("mask is a numpy masked array",)),
+    Case("tiled: masked k", lambda: tiled_attention(Q, MASKED, Q), TypeError, ("k is a numpy masked array",)),
+    Case("tiled: long double", lambda: tiled_attention(LONG, LONG, LONG), TypeError, ("q has dtype float128 (long double)",)),
+    Case("MultiHeadAttention: masked query", lambda: MHA(np.ma.masked_array(X), X, X), TypeError,
+         ("query is a numpy masked array",)),
+    Case("FeedForward: masked x", lambda: FF(np.ma.masked_array(X)), TypeError, ("x is a numpy masked array",)),
+    Case("LayerNorm: masked x", lambda: LN(np.ma.masked_array(X)), TypeError, ("x is a numpy masked array",)),
+    Case("LayerNorm: long double weights", lambda: LayerNorm(4, dtype=np.longdouble), TypeError,
+         ("dtype has dtype float128 (long double)",)),
+    Case("split_heads: masked x", lambda: split_heads(np.ma.masked_array(X), 2), TypeError, ("x is a numpy masked array",)),
+    # --- sizes refused before anything is allocated (issue 12) -------------------------------
+    Case("causal_mask: too large", lambda: causal_mask(10**7), ValueError, ("n is too large", "(n, n) mask", "GiB")),
+    Case("padding_mask: too large", lambda: padding_mask([1], 10**14), ValueError, ("n is too large", "(batch, n) mask")),
+    Case("positional encoding: too large", lambda: sinusoidal_positional_encoding(10**7, 10**5), ValueError,
+         ("n_positions is too large", "(n_positions, d_model) table")),
+    Case("MultiHeadAttention: d_model too large", lambda: MultiHeadAttention(10**7, 1, rng()), ValueError,
+         ("d_model is too large", "four (d_model, d_model) projections")),
+    Case("FeedForward: d_ff too large", lambda: FeedForward(4, 10**13, rng()), ValueError, ("d_ff is too large",)),
+    Case("Embedding: vocab_size too large", lambda: Embedding(10**13, 4, rng()), ValueError, ("vocab_size is too large",)),
+    Case("ElmanRNN: d_hidden too large", lambda: ElmanRNN(4, 10**7, rng()), ValueError, ("d_hidden is too large",)),
+    Case("Transformer: a model too large", lambda: Transformer(TransformerConfig(vocab_size=6, d_model=10**6, n_heads=1), rng()),
+         ValueError, ("config is too large", "a model of about")),
 ]
 
 
@@ -245,8 +289,8 @@ def test_the_origin_check_catches_a_bare_numpy_error() -> None:
 
 # --- every public function and class documents what it raises ------------------------------
 
-MODULES = [numerics, masks, attention, positional, layers, model, rnn, trace]
-NO_RAISES = {"DecodeStep"}  # a record of values: it checks nothing
+MODULES = [numerics, masks, attention, kernels, positional, layers, model, rnn, trace]
+NO_RAISES = {"DecodeStep", "attend"}  # a record of values; the unchecked core of the fast kernel
 
 
 def public_objects() -> list[tuple[str, object]]:

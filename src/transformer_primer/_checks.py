@@ -3,12 +3,28 @@
 Every public function checks its inputs here, before any numpy call, so a learner sees
 ``ValueError: q must have shape (..., n_q, d_k) ...`` rather than a bare broadcasting
 error from deep inside a matrix product.
+
+The policy for unusual arrays, decided here once (the site's reliability page shows it):
+
+- a numpy **masked array** is refused: its mask is not an attention mask, and numpy would
+  drop it silently (a NaN under the mask came out as NaN); pass ``x.filled(value)``, and say
+  which keys may be attended to with ``mask=``;
+- ``np.matrix`` is refused (its ``*`` is a matrix product and it has no 1-D or 3-D shapes);
+- **long double** (``np.longdouble``, 80 or 128 bits) is refused: its precision depends on the
+  platform and BLAS does not compute in it; convert to float64;
+- **float16** is accepted: softmax and attention compute in float32 inside and return
+  float16, so a row of more than 65,504 weights, whose sum float16 cannot hold, still sums
+  to 1;
+- an array too large for the memory that is free is refused **before** it is allocated,
+  naming the size that made it so (``check_size``).
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -39,21 +55,66 @@ def describe(x: object) -> str:
     return f"{type(x).__name__} {x!r}"
 
 
-def as_array(name: str, x: object, expected: str) -> np.ndarray:
-    """``np.asarray(x)``, with a ragged nested list refused as ``{name} must be {expected}``."""
+def refuse_special_arrays(name: str, x: object) -> None:
+    """Refuse the array types of the policy above: masked arrays and ``np.matrix``."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a numpy masked array, which is not supported: its mask is not an attention "
+            f"mask and numpy would drop it silently; pass {name}.filled(value) instead, and give "
+            "a boolean mask= for the keys that may be attended to"
+        )
+    if isinstance(x, np.matrix):
+        raise TypeError(f"{name} is a numpy matrix, which is not supported: pass np.asarray({name})")
+
+
+def as_array(name: str, x: object, expected: str) -> NDArray[Any]:
+    """``np.asarray(x)``, with a ragged nested list refused as ``{name} must be {expected}``.
+
+    Masked arrays and matrices are refused (see the policy above).
+    """
+    refuse_special_arrays(name, x)
     try:
         return np.asarray(x)
     except ValueError as err:  # ragged nested lists
         raise ValueError(f"{name} must be {expected}: {err}") from None
 
 
-def check_positive_int(name: str, value: object, *, minimum: int = 1) -> int:
-    """Return ``value`` as an int if it is an integer >= ``minimum``, else raise."""
+def check_positive_int(name: str, value: object, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """Return ``value`` as an int if it is an integer in ``minimum .. maximum``, else raise."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer >= {minimum}, got {describe(value)}")
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be an integer <= {maximum}, got {value}")
     return int(value)
+
+
+def free_memory() -> int | None:
+    """Bytes of memory the machine has free now, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system, or the name is unknown
+        return None
+
+
+LARGEST_ARRAY = 1 << 40
+"""Bytes above which an array is refused even where the free memory is not known (1 TiB)."""
+
+
+def check_size(name: str, shape: Sequence[int], dtype: object, what: str) -> None:
+    """Refuse an array of ``shape`` and ``dtype`` that would not fit in memory, before allocating it.
+
+    ``what`` names the array for the message (e.g. ``"the (n, n) mask"``); ``name`` is the
+    parameter whose value made it that large.
+    """
+    n_bytes = math.prod(int(s) for s in shape) * np.dtype(dtype).itemsize  # type: ignore[call-overload]
+    limit = free_memory() or LARGEST_ARRAY
+    if n_bytes > min(limit, LARGEST_ARRAY):
+        raise ValueError(
+            f"{name} is too large: {what} would take {n_bytes / 2**30:.3g} GiB, more than the "
+            f"{limit / 2**30:.3g} GiB of memory free; use a smaller {name}"
+        )
 
 
 def check_positive_float(name: str, value: object) -> float:
@@ -89,7 +150,16 @@ def check_float_dtype(name: str, dtype: object) -> np.dtype:
         raise TypeError(f"{name} must be a floating-point dtype such as np.float32, got {dtype!r}") from None
     if resolved.kind != "f":
         raise TypeError(f"{name} must be a floating-point dtype such as np.float32, got {resolved}")
+    if resolved.itemsize > 8:
+        raise TypeError(_LONG_DOUBLE.format(name=name, dtype=resolved))
     return resolved
+
+
+_LONG_DOUBLE = (
+    "{name} has dtype {dtype} (long double), which is not supported: its precision depends on the "
+    "platform and BLAS does not compute in it; use float16, float32 or float64, e.g. "
+    "{name}.astype(np.float64)"
+)
 
 
 def check_max_abs(name: str, x: NDArray[np.floating], limit: float, reason: str) -> None:
@@ -171,6 +241,7 @@ def check_float_array(
         If its rank is wrong, it is empty, or it holds NaN or infinity.
     """
     shown = f" {layout}" if layout else ""
+    refuse_special_arrays(name, x)
     if isinstance(x, np.ndarray):
         arr = x
     else:
@@ -182,6 +253,8 @@ def check_float_array(
         if arr.dtype.kind in "iub":
             hint = f"; convert it first, e.g. np.asarray({name}, dtype=np.float64)"
         raise TypeError(f"{name} must be a floating-point array{shown}, got dtype {arr.dtype}{hint}")
+    if arr.dtype.itemsize > 8:
+        raise TypeError(_LONG_DOUBLE.format(name=name, dtype=arr.dtype))
     if ndim is not None and arr.ndim not in ndim:
         wanted = " or ".join(str(n) for n in ndim)
         raise ValueError(

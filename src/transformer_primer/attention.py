@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._checks import (
+    as_array,
     check_attention_fits,
     check_bool_mask,
     check_features,
@@ -24,6 +25,7 @@ from ._checks import (
     check_positive_int,
     check_qkv,
     check_rng,
+    check_size,
 )
 from .caches import AttentionCache
 from .kernels import attend, scaled_dot_product_attention, tiled_attention
@@ -140,7 +142,7 @@ def split_heads(x: Array, n_heads: int) -> Array:
            [[2., 3.],
             [6., 7.]]])
     """
-    x = np.asarray(x)  # any dtype: splitting only moves entries
+    x = as_array("x", x, "an array of shape (..., n, d_model)")  # any dtype: splitting only moves entries
     if x.ndim < 2:
         raise ValueError(
             f"x must have shape (..., n, d_model) with at least 2 dimensions, got shape {x.shape}"
@@ -177,7 +179,7 @@ def merge_heads(x: Array) -> Array:
     >>> bool((merge_heads(split_heads(x, 2)) == x).all())
     True
     """
-    x = np.asarray(x)
+    x = as_array("x", x, "an array of shape (..., n_heads, n, d_k)")
     if x.ndim < 3:
         raise ValueError(
             f"x must have shape (..., n_heads, n, d_k) with at least 3 dimensions, got shape {x.shape}"
@@ -250,6 +252,7 @@ class MultiHeadAttention:
             )
         rng = check_rng(rng)
         dtype = check_float_dtype("dtype", dtype)
+        check_size("d_model", (4, d_model, d_model), dtype, "the four (d_model, d_model) projections")
         self.d_model = d_model
         self.n_heads = n_heads
         self.d_k = d_model // n_heads

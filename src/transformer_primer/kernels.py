@@ -104,8 +104,7 @@ def _needs_max_shift(q: Array, k: Array, v: Array) -> bool:
     softmax, so the unshifted result equals the shifted one to float rounding.
     """
     info = np.finfo(q.dtype)
-    q_norm = math.sqrt(float(np.einsum("...ij,...ij->...i", q, q).max()))  # largest |q_i|
-    k_norm = math.sqrt(float(np.einsum("...ij,...ij->...i", k, k).max()))  # largest |k_j|
+    q_norm, k_norm = _largest_norm(q), _largest_norm(k)  # largest |q_i|, largest |k_j|
     bound = _LOG2_E * q_norm * k_norm / math.sqrt(q.shape[-1])  # |scores| * log2(e) <= bound
     if not bound <= info.maxexp / 4:
         return True
@@ -117,6 +116,30 @@ def _needs_max_shift(q: Array, k: Array, v: Array) -> bool:
     return not (sums_fit and terms_normal)
 
 
+def _largest_norm(x: Array) -> float:
+    """The largest Euclidean norm of a row of ``x``, computed without overflow (as a float)."""
+    return float(np.sqrt(_row_norms_squared(x).max()))
+
+
+def _row_norms_squared(x: Array) -> NDArray[np.float64]:
+    """``|x_i| ** 2`` of every row, in float64 and scaled by the largest ``|x|``: no overflow.
+
+    ``x . x`` in x's own dtype overflows for float32 values above about 1e19 (and warns).
+    """
+    scale = max(float(x.max()), -float(x.min())) if x.size else 0.0
+    if scale == 0.0:
+        return np.zeros(x.shape[:-1])
+    if scale**2 * x.shape[-1] < float(np.finfo(x.dtype).max) / 4:  # the usual case: no copy needed
+        return np.einsum("...ij,...ij->...i", x, x).astype(np.float64)
+    y = x / x.dtype.type(scale)  # every |y| <= 1
+    return np.einsum("...ij,...ij->...i", y, y).astype(np.float64) * scale**2  # inf only past float64
+
+
+def _sums_could_overflow(v: Array, n_k: int) -> bool:
+    """Whether summing ``n_k`` values times weights up to 1 could overflow v's dtype."""
+    return n_k * max(float(v.max()), -float(v.min())) > float(np.finfo(v.dtype).max) / 4
+
+
 def _attend_chunk(
     q2: Array,
     k: Array,
@@ -125,11 +148,14 @@ def _attend_chunk(
     shift: bool,
     out: Array,
     weights: Array | None,
+    normalise_first: bool = False,
 ) -> None:
     """One chunk of the fast path: write ``out`` (..., n_q, d_v) and, if given, ``weights`` (..., n_q, n_k).
 
     ``q2`` is ``q`` already scaled: by ``1 / sqrt(d_k)`` when ``shift`` (natural units, ``exp``),
     else by ``log2(e) / sqrt(d_k)`` (base-2 units, ``exp2``; see ``_needs_max_shift``).
+    ``normalise_first``: divide the weights before ``weights @ v`` even when they are not
+    returned, because the unnormalised sums could overflow (``_sums_could_overflow``).
     """
     scores = weights if weights is not None else np.empty((*out.shape[:-1], k.shape[-2]), dtype=out.dtype)
     np.matmul(q2, np.swapaxes(k, -1, -2), out=scores)  # (..., n_q, d_k) @ (..., d_k, n_k) -> (..., n_q, n_k)
@@ -146,8 +172,8 @@ def _attend_chunk(
             np.copyto(scores, 0.0, where=blocked)  # blocked keys get weight exactly 0
     total = scores.sum(axis=-1, keepdims=True)  # (..., n_q, 1)
     total[total == 0] = 1.0  # a query that may see no key keeps zero weights and a zero output
-    if weights is not None:
-        scores /= total  # the weights are returned: normalise all n_q x n_k of them
+    if weights is not None or normalise_first:
+        scores /= total  # normalise all n_q x n_k weights: returned, or to keep the sums finite
         np.matmul(scores, v, out=out)  # (..., n_q, n_k) @ (..., n_k, d_v) -> (..., n_q, d_v)
     else:
         np.matmul(scores, v, out=out)  # unnormalised: (..., n_q, n_k) @ (..., n_k, d_v) -> (..., n_q, d_v)
@@ -233,6 +259,10 @@ def attend(
     ``q``, ``k``, ``v`` are float arrays of one dtype whose shapes fit and whose scores
     cannot overflow; ``mask`` is boolean and broadcasts to (..., n_q, n_k), or None.
     """
+    if q.dtype == np.float16:  # computed in float32, returned in float16 (_checks: the policy)
+        q32, k32, v32 = (x.astype(np.float32) for x in (q, k, v))
+        out16, w16 = attend(q32, k32, v32, mask, need_weights=need_weights)
+        return out16.astype(np.float16), None if w16 is None else w16.astype(np.float16)
     lead = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])  # batch/head axes
     (n_q, d_k), n_k, d_v = q.shape[-2:], k.shape[-2], v.shape[-1]
     rows, keys, blocked = _mask_window(mask, n_q, n_k)  # skip what the mask rules out entirely
@@ -251,6 +281,7 @@ def attend(
         q2, k, v = (np.broadcast_to(x, (*lead, *x.shape[-2:])) for x in (q2, k, v))  # views, no copies
         if blocked is not None:
             blocked = np.broadcast_to(blocked, (*lead, *blocked.shape[-2:]))
+    normalise_first = not need_weights and _sums_could_overflow(v, k.shape[-2])
     for idx in chunks:
         _attend_chunk(
             q2[idx],
@@ -260,6 +291,7 @@ def attend(
             shift,
             output[idx][..., rows, :],
             None if weights is None else weights[idx][..., rows, keys],
+            normalise_first,
         )
     return output, weights
 
@@ -379,6 +411,14 @@ def tiled_attention(
     """
     q, k, v, mask, lead = _check_attention(q, k, v, mask)
     block_size = check_positive_int("block_size", block_size)
+    dtype = q.dtype
+    if dtype == np.float16:  # computed in float32, returned in float16 (_checks: the policy)
+        q, k, v = (x.astype(np.float32) for x in (q, k, v))
+    block_size = min(block_size, k.shape[-2])  # a block never holds more than every key
+    # Sums of up to n_k weighted values could overflow the dtype: scale v by a power of 2
+    # (exact), and the output back at the end.
+    v_scale = 2.0 ** math.ceil(math.log2(k.shape[-2])) if _sums_could_overflow(v, k.shape[-2]) else 1.0
+    v = v / v.dtype.type(v_scale) if v_scale != 1.0 else v
     (n_q, d_k), n_k, d_v = q.shape[-2:], k.shape[-2], v.shape[-1]
     plan = _block_plan(mask, n_q, n_k, block_size)  # which (key block, query rows) to compute
     blocked = {}  # per key block: True where a query may not attend, on the rows that need it
@@ -395,8 +435,8 @@ def tiled_attention(
     acc = np.zeros((*lead, n_q, d_v + 1), dtype=q.dtype)  # running sum of weights @ [v | 1]
     run_max = np.full((*lead, n_q, 1), -np.inf, dtype=q.dtype)  # running maximum score of each query
     # Cauchy-Schwarz: a score q2_i . k_j is at most |q2_i| * max |k_j| over the block.
-    q_norm = np.sqrt(np.einsum("...ij,...ij->...i", q2, q2))[..., None]  # (..., n_q, 1)
-    k_lengths = np.sqrt(np.einsum("...ij,...ij->...i", k, k))  # (..., n_k)
+    q_norm = np.sqrt(_row_norms_squared(q2))[..., None]  # (..., n_q, 1), float64
+    k_lengths = np.sqrt(_row_norms_squared(k))  # (..., n_k), float64
     k_norm = np.maximum.reduceat(k_lengths, np.arange(0, n_k, block_size), axis=-1)  # (..., n_blocks)
     slack = _max_slack(v, n_k)  # how far a score may pass the running maximum without overflow
     for idx in _leading_chunks(lead, n_q * min(block_size, n_k), _SCORES_PER_CALL // 4):
@@ -410,8 +450,10 @@ def tiled_attention(
                 np.copyto(s[..., m0 - r0 : m1 - r0, :], -np.inf, where=blocked[k0][idx])
             m_old = run_max[idx][..., r0:r1, :]  # (..., r, 1), a view: updated in place below
             a = acc[idx][..., r0:r1, :]  # (..., r, d_v + 1), a view
-            # (..., r, 1): no score of this block is larger
-            bound = q_norm[idx][..., r0:r1, :] * k_norm[idx][..., k0 // block_size, None, None]
+            # (..., r, 1): no score of this block is larger (inf or NaN at float64's very edge:
+            # then the comparison below is False, and the block takes the exact update)
+            with np.errstate(over="ignore", invalid="ignore"):
+                bound = q_norm[idx][..., r0:r1, :] * k_norm[idx][..., k0 // block_size, None, None]
             if (bound <= m_old + slack).all():  # no score can pass m_old by more than the slack:
                 s -= m_old  # keep the running maximum; nothing to rescale
             else:  # the online softmax update
@@ -425,7 +467,10 @@ def tiled_attention(
             a += s @ v1[idx][..., k0:k1, :]  # (..., r, b) @ (..., b, d_v + 1) -> (..., r, d_v + 1)
     total = acc[..., -1:]  # (..., n_q, 1): the sum of each query's weights
     total[total == 0] = 1.0  # a query that may see no key keeps a zero output
-    return acc[..., :-1] / total  # (..., n_q, d_v)
+    output = acc[..., :-1] / total  # (..., n_q, d_v)
+    if v_scale != 1.0:
+        output *= output.dtype.type(v_scale)
+    return output.astype(dtype, copy=False)
 
 
 # --8<-- [end:tiled_attention]

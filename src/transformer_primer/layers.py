@@ -30,6 +30,7 @@ from ._checks import (
     check_positive_float,
     check_positive_int,
     check_rng,
+    check_size,
     describe,
 )
 from .attention import MultiHeadAttention
@@ -92,6 +93,7 @@ class Embedding:
     def __init__(self, vocab_size: int, d_model: int, rng: np.random.Generator) -> None:
         self.vocab_size = check_positive_int("vocab_size", vocab_size)
         self.d_model = check_positive_int("d_model", d_model)
+        check_size("vocab_size", (vocab_size, d_model), np.float64, "the (vocab_size, d_model) table")
         std = 1.0 / math.sqrt(d_model)
         self.weight: Array = check_rng(rng).normal(0.0, std, (vocab_size, d_model))
 
@@ -252,6 +254,7 @@ class FeedForward:
         self.d_ff = check_positive_int("d_ff", d_ff)
         rng = check_rng(rng)
         dtype = check_float_dtype("dtype", dtype)
+        check_size("d_ff", (2, d_model, d_ff), dtype, "the two (d_model, d_ff) weights")
         self.w_1: Array = (rng.uniform(-1, 1, (d_model, d_ff)) / math.sqrt(d_model)).astype(dtype)
         self.b_1: Array = np.zeros(d_ff, dtype=dtype)
         self.w_2: Array = (rng.uniform(-1, 1, (d_ff, d_model)) / math.sqrt(d_ff)).astype(dtype)

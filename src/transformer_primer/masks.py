@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._checks import as_array, check_positive_int, describe
+from ._checks import as_array, check_positive_int, check_size, describe
 
 __all__ = ["causal_mask", "padding_mask"]
 
@@ -42,6 +42,7 @@ def causal_mask(n: int) -> NDArray[np.bool_]:
            [1, 1, 1]])
     """
     n = check_positive_int("n", n)
+    check_size("n", (n, n), bool, "the (n, n) mask")
     return np.tril(np.ones((n, n), dtype=bool))  # (n, n)
 
 
@@ -87,6 +88,7 @@ def padding_mask(lengths: ArrayLike, n: int) -> NDArray[np.bool_]:
         raise ValueError(f"lengths must have shape (batch,) with batch >= 1, got shape {arr.shape}")
     if arr.min() < 1 or arr.max() > n:
         raise ValueError(f"every length must be in 1..n = 1..{n}, got {arr.tolist()}")
+    check_size("n", (arr.size, n), bool, "the (batch, n) mask")
     positions = np.arange(n)  # (n,)
     return (positions[None, :] < arr[:, None])[:, None, :]  # (batch, 1, n)
 

@@ -8,7 +8,15 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._checks import check_bool, check_bool_mask, check_features, check_positive_int, check_rng, describe
+from ._checks import (
+    check_bool,
+    check_bool_mask,
+    check_features,
+    check_positive_int,
+    check_rng,
+    check_size,
+    describe,
+)
 from .caches import DecoderCache, EmbeddingCache, EncoderCache
 from .layers import DecoderLayer, Embedding, EncoderLayer, HasParameters
 from .masks import causal_mask
@@ -130,6 +138,9 @@ class Transformer:
             raise TypeError(f"config must be a TransformerConfig, got {describe(config)}")
         rng = check_rng(rng)
         c = config
+        per_layer = 12 * c.d_model**2 + 4 * c.d_model * c.d_ff  # an encoder and a decoder layer's weights
+        total = (2 * c.vocab_size + c.max_len) * c.d_model + c.n_layers * per_layer
+        check_size("config", (total,), np.float64, f"a model of about {total:,} numbers")
         self.config = c
         self.embedding = Embedding(c.vocab_size, c.d_model, rng)  # shared by encoder and decoder
         self.positions = sinusoidal_positional_encoding(c.max_len, c.d_model)  # (max_len, d_model)

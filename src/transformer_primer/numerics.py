@@ -57,6 +57,8 @@ def softmax(x: ArrayLike, axis: int = -1) -> NDArray[np.floating]:
     """
     x = check_float_array("x", x, allow_neg_inf=True, layout="(..., n)")
     axis = check_axis("axis", axis, x.ndim, x.shape)
+    if x.dtype == np.float16:  # float16 cannot hold the sum of more than 65,504 weights
+        return softmax(x.astype(np.float32), axis).astype(np.float16)
     row_max = np.max(x, axis=axis, keepdims=True)  # (..., 1)
     row_max = np.where(np.isneginf(row_max), 0.0, row_max).astype(x.dtype)  # masked row: no shift
     with np.errstate(over="ignore"):  # a gap wider than the float range gives -inf: weight 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import check_positive_int
+from ._checks import check_positive_int, check_size
 
 __all__ = ["sinusoidal_positional_encoding"]
 
@@ -47,6 +47,7 @@ def sinusoidal_positional_encoding(n_positions: int, d_model: int) -> NDArray[np
     """
     n_positions = check_positive_int("n_positions", n_positions)
     d_model = check_positive_int("d_model", d_model)
+    check_size("n_positions", (n_positions, d_model), np.float64, "the (n_positions, d_model) table")
     pos = np.arange(n_positions)[:, None]  # (n_positions, 1)
     two_i = np.arange(0, d_model, 2)  # (ceil(d_model / 2),)
     angle = pos / 10000.0 ** (two_i / d_model)  # (n_positions, ceil(d_model / 2))

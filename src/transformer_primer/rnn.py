@@ -11,7 +11,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._checks import check_float_array, check_positive_int, describe
+from ._checks import check_float_array, check_positive_int, check_rng, check_size
 
 __all__ = ["ElmanRNN"]
 
@@ -56,8 +56,8 @@ class ElmanRNN:
     def __init__(self, d_in: int, d_hidden: int, rng: np.random.Generator) -> None:
         self.d_in = check_positive_int("d_in", d_in)
         self.d_hidden = check_positive_int("d_hidden", d_hidden)
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy.random.Generator, got {describe(rng)}")
+        rng = check_rng(rng)
+        check_size("d_hidden", (d_in + d_hidden, d_hidden), np.float64, "the weights W_x and W_h")
         self.w_x = rng.uniform(-1, 1, (d_in, d_hidden)) / math.sqrt(d_in)
         self.w_h = rng.uniform(-1, 1, (d_hidden, d_hidden)) / math.sqrt(d_hidden)
         self.b = np.zeros(d_hidden)
