@@ -29,19 +29,19 @@ if TYPE_CHECKING:  # numpy is imported inside the commands only (see the module 
 __all__ = ["main"]
 
 MAX_TRAIN_SECONDS = 120  # the budget for one training run on one core (issue 4), in CPU seconds
+MAX_EVALUATE = 100_000  # held-out strings `evaluate -n` decodes at most (1,000 take a few seconds)
 
 
 def _train(args: argparse.Namespace, argv: list[str]) -> int:
+    from .seq2seq import check_writable
     from .train import TrainConfig, train
 
-    given = {
-        f.name: getattr(args, f.name, None) for f in fields(TrainConfig)
-    }  # the options on the command line
+    given = {f.name: getattr(args, f.name, None) for f in fields(TrainConfig)}  # the command's options
     config = TrainConfig(**{name: value for name, value in given.items() if value is not None})
-    out = Path(args.out if args.out else f"{args.task}.npz")
+    out = check_writable("--out", args.out if args.out else f"{args.task}.npz")  # before training
     model = train(config, progress=None if args.quiet else sys.stderr)
     model.metadata["command"] = shlex.join(["python", "-m", "transformer_primer", *argv])
-    model.save(out)
+    model.save(out)  # written whole or not at all
     last = float(model.history["valid_exact"][-1])
     print(
         f"{args.task}: {model.n_parameters} parameters, {config.steps} steps in "
@@ -51,9 +51,16 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _load(args: argparse.Namespace) -> Seq2Seq:
+    """The model of the command: the shipped one for the task, or --weights, trained on that task."""
     from .seq2seq import load, pretrained
 
-    return load(args.weights) if args.weights else pretrained(args.task)
+    model = load(args.weights) if args.weights else pretrained(args.task)
+    if model.task != args.task:
+        raise ValueError(
+            f"the weights in {args.weights} were trained on {model.task!r}, not on {args.task!r}: "
+            f"ask for {model.task!r}, or give weights trained on {args.task!r}"
+        )
+    return model
 
 
 def _translate(args: argparse.Namespace) -> int:
@@ -64,9 +71,9 @@ def _translate(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from .tasks import QUALITY, held_out
 
+    if not 1 <= args.n <= MAX_EVALUATE:
+        raise ValueError(f"-n must be 1 to {MAX_EVALUATE:,} held-out strings, got {args.n}")
     model = _load(args)
-    if model.task != args.task:
-        raise ValueError(f"the weights were trained on {model.task!r}, not on {args.task!r}")
     accuracy = model.exact_match(held_out(args.n))
     seconds, cpu = model.metadata.get("train_seconds"), model.metadata.get("train_cpu_seconds")
     print(
@@ -87,9 +94,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _program(argv0: str) -> str:
+    """How the user ran us, for the usage line: ``python -m transformer_primer`` or the script's name."""
+    name = Path(argv0).name
+    return "python -m transformer_primer" if name in ("__main__.py", "-m", "") else name
+
+
 def _parser() -> argparse.ArgumentParser:
     tasks = ["copy", "reverse", "sort"]  # transformer_primer.tasks.TASKS, without importing numpy yet
-    parser = argparse.ArgumentParser(prog="python -m transformer_primer", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=_program(sys.argv[0]), description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a model from scratch and write its weights")
@@ -139,9 +152,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "translate":
             return _translate(args)
         return _evaluate(args)
-    except (ValueError, TypeError, FileNotFoundError) as err:
+    except (ValueError, TypeError, OSError) as err:  # OSError: a file that cannot be read or written
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

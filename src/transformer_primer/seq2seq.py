@@ -13,8 +13,12 @@ the training history under ``history/<name>``, and the model config and training
 from __future__ import annotations
 
 import json
+import math
+import os
+import tempfile
+import zipfile
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,12 +26,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import describe
+from ._checks import check_positive_int, describe
 from .model import Transformer, TransformerConfig
 from .tasks import MAX_CHARS, TASKS
 from .vocab import Vocab
 
-__all__ = ["Seq2Seq", "load", "pretrained"]
+__all__ = ["MAX_FILE_BYTES", "MAX_LOADED_LEN", "Seq2Seq", "check_writable", "load", "pretrained"]
 
 
 class Seq2Seq:
@@ -155,11 +159,23 @@ class Seq2Seq:
         -------
         list of str, one per text
 
+        Raises
+        ------
+        TypeError
+            If ``texts`` is one string rather than a sequence of them, a text is not a string,
+            or ``batch_size`` is not an integer.
+        ValueError
+            If ``batch_size`` < 1, or a text is empty, too long or has characters outside
+            the vocabulary.
+
         Examples
         --------
         >>> pretrained("copy").translate_batch(["abc", "hello world"])
         ['abc', 'hello world']
         """
+        batch_size = check_positive_int("batch_size", batch_size)
+        if isinstance(texts, str):
+            raise TypeError(f"texts must be a sequence of strings, not one string: got {texts!r}")
         for text in texts:
             self.encode(text)  # the same checks and messages as translate
         out: list[str] = []
@@ -181,11 +197,19 @@ class Seq2Seq:
         -------
         float, in [0, 1]
 
+        Raises
+        ------
+        TypeError, ValueError
+            If ``texts`` is empty or one string, or as
+            [translate_batch][transformer_primer.seq2seq.Seq2Seq.translate_batch].
+
         Examples
         --------
         >>> pretrained("reverse").exact_match(["abc", "hello world"])
         1.0
         """
+        if isinstance(texts, str) or not len(texts):
+            raise ValueError(f"texts must be a non-empty sequence of strings, got {describe(texts)}")
         outputs = self.translate_batch(texts)
         wanted = [TASKS[self.task](t) for t in texts]
         return sum(o == w for o, w in zip(outputs, wanted, strict=True)) / len(texts)
@@ -193,10 +217,20 @@ class Seq2Seq:
     def save(self, path: str | Path) -> None:
         """Write the weights, config, history and metadata to an ``.npz`` file (no pickles).
 
+        The file is written whole or not at all: to a temporary file in the same folder,
+        renamed over ``path`` only once it is complete, so an error (a full disk, an
+        interrupted run) never leaves a half-written model behind.
+
         Parameters
         ----------
         path : str or pathlib.Path
+
+        Raises
+        ------
+        ValueError
+            If ``path`` names a folder, or its folder does not exist or cannot be written to.
         """
+        path = check_writable("path", path)
         arrays: dict[str, NDArray[np.generic]] = {
             f"param/{name}": p for name, p in self.model.parameters().items()
         }
@@ -204,12 +238,65 @@ class Seq2Seq:
         arrays["config"] = np.array(json.dumps(asdict(self.model.config)))
         info = {"task": self.task, "chars": self.vocab.chars, "max_chars": self.max_chars, **self.metadata}
         arrays["metadata"] = np.array(json.dumps(info))
-        with open(path, "wb") as f:  # an open file: np.savez would otherwise append ".npz"
-            np.savez_compressed(f, allow_pickle=False, **arrays)
+        with tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        ) as f:
+            tmp = Path(f.name)
+            try:
+                np.savez_compressed(f, allow_pickle=False, **arrays)  # an open file: no ".npz" added
+            except BaseException:
+                f.close()
+                tmp.unlink(missing_ok=True)
+                raise
+        os.replace(tmp, path)  # atomic on one file system
+
+
+def check_writable(name: str, path: str | Path) -> Path:
+    """Return ``path`` as a Path if a file can be written there; say what is wrong otherwise.
+
+    Creates and removes a small temporary file in the folder: the only sure test that the
+    folder takes new files (permissions, a read-only mount, a full disk).
+
+    Raises
+    ------
+    TypeError
+        If ``path`` is not a string or a Path.
+    ValueError
+        If it names a folder, or its folder does not exist or cannot be written to.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a file path, got {describe(path)}")
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder: give a file name for the model, e.g. {path / 'model.npz'}")
+    if not path.parent.is_dir():
+        raise ValueError(f"the folder {path.parent} does not exist: create it first, or write elsewhere")
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise ValueError(
+            f"cannot write to the folder {path.parent} ({err.strerror}): choose another path"
+        ) from None
+    return path
+
+
+MAX_FILE_BYTES = 64 * 2**20
+"""The largest model file ``load`` reads (64 MiB; the shipped ones are about 200 KB)."""
+
+MAX_LOADED_LEN = 4096
+"""The longest ``max_len`` a loaded model may have (its positional table is built, not stored)."""
+
+_JSON_BYTES = 1 << 16  # the config and the metadata are a few hundred bytes
 
 
 def load(path: str | Path) -> Seq2Seq:
-    """Load a model written by [Seq2Seq.save][transformer_primer.seq2seq.Seq2Seq.save].
+    """Load a model written by [Seq2Seq.save][transformer_primer.seq2seq.Seq2Seq.save], checking it.
+
+    A model file is an archive written by someone else: before anything is allocated, its
+    size, its members and each array's header are checked; then the config and the
+    metadata (small JSON texts), the shape, dtype and finiteness of every weight. Memory
+    stays bounded by what the config says the model needs, whatever the file claims.
 
     Parameters
     ----------
@@ -221,23 +308,159 @@ def load(path: str | Path) -> Seq2Seq:
 
     Raises
     ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    TypeError
+        If ``path`` is not a string or a Path.
     ValueError
-        If the file lacks a weight the config needs, or a weight has the wrong shape.
+        If ``path`` is a folder, or the file is not a model file: not an ``.npz`` archive,
+        too large, holding object arrays (pickles), a config or metadata that is not the
+        expected JSON, a missing weight, or a weight of the wrong shape, dtype or with NaN
+        or infinity. The message names the file and what is wrong.
     """
-    with np.load(path, allow_pickle=False) as data:
-        config = TransformerConfig(**json.loads(str(data["config"])))
-        info = json.loads(str(data["metadata"]))
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path, got {describe(path)}")
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a model file (an .npz file written by `train`)")
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ValueError(
+            f"{path} is {size / 2**20:.1f} MiB: not a model file of this package (at most "
+            f"{MAX_FILE_BYTES // 2**20} MiB)"
+        )
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise ValueError(f"{path} is not a model file: not a readable .npz archive ({err})") from None
+    with archive:
+        members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+        config = _read_config(path, archive, members)
+        info = _read_json(path, archive, members, "metadata")
+        task, chars, max_chars = _read_metadata(path, info, config)
         model = Transformer(config, np.random.default_rng(0))  # shapes only: every weight is replaced
         for name, p in model.parameters().items():
-            key = f"param/{name}"
-            if key not in data or data[key].shape != p.shape:
-                found = data[key].shape if key in data else "nothing"
-                raise ValueError(f"{path}: weight {name!r} must have shape {p.shape}, found {found}")
-            p[...] = data[key]  # in place: the layers hold these very arrays
-        history = {k.removeprefix("history/"): data[k] for k in data.files if k.startswith("history/")}
-    seq2seq = Seq2Seq(model, Vocab(info.pop("chars")), info.pop("task"), info.pop("max_chars"))
+            p[...] = _read_array(path, archive, members, f"param/{name}", p.shape)  # in place
+        history = {
+            key.removeprefix("history/"): _read_array(path, archive, members, key, None)
+            for key in members
+            if key.startswith("history/")
+        }
+    unknown = sorted(
+        k for k in members if k not in ("config", "metadata") and not k.startswith(("param/", "history/"))
+    )
+    if unknown:
+        raise ValueError(f"{path}: unexpected entries {unknown[:3]}: not a model file of this package")
+    seq2seq = Seq2Seq(model, Vocab(chars), task, max_chars)
     seq2seq.history, seq2seq.metadata = history, info
     return seq2seq
+
+
+def _header(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype of an ``.npy`` member, read from its header alone."""
+    with archive.open(info) as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(f)  # the header only, no data
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise ValueError(f"unknown .npy version {version}")
+        except (ValueError, OSError, SyntaxError, zipfile.BadZipFile) as err:
+            raise ValueError(f"{path}: the entry {info.filename!r} is not a numpy array ({err})") from None
+    return shape, dtype
+
+
+def _read(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> NDArray[Any]:
+    """Read one ``.npy`` member (no pickles), its size already checked."""
+    with archive.open(info) as f:
+        try:
+            return np.lib.format.read_array(f, allow_pickle=False)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+            raise ValueError(f"{path}: the entry {info.filename!r} cannot be read ({err})") from None
+
+
+def _read_array(
+    path: Path,
+    archive: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    key: str,
+    shape: tuple[int, ...] | None,
+) -> NDArray[Any]:
+    """A float array: of ``shape`` for a weight, 1-D and at most a million numbers for history."""
+    if key not in members:
+        raise ValueError(f"{path}: the weight {key.removeprefix('param/')!r} is missing")
+    found, dtype = _header(path, archive, members[key])
+    what = "weight" if shape is not None else "history"
+    if dtype.kind not in "fiu" or dtype.itemsize > 8:
+        raise ValueError(f"{path}: the {what} {key!r} has dtype {dtype}, not float64")
+    if (shape is not None and found != shape) or (shape is None and (len(found) != 1 or found[0] > 10**6)):
+        wanted = shape if shape is not None else "(steps,), at most 1,000,000"
+        raise ValueError(f"{path}: the {what} {key!r} must have shape {wanted}, found {found}")
+    if members[key].file_size > math.prod(found) * dtype.itemsize + 4096:  # data plus the header
+        raise ValueError(f"{path}: the entry {key!r} is larger than its header says")
+    array = _read(path, archive, members[key])
+    if not np.isfinite(array).all():
+        raise ValueError(f"{path}: the {what} {key!r} holds NaN or infinity: the model is broken")
+    return array
+
+
+def _read_json(
+    path: Path, archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], key: str
+) -> dict[str, Any]:
+    """The JSON object stored as a 0-d text array under ``key`` (the config, the metadata)."""
+    if key not in members:
+        raise ValueError(f"{path}: no {key} in the file: not a model file written by `train`")
+    if members[key].file_size > _JSON_BYTES:
+        raise ValueError(f"{path}: the {key} is {members[key].file_size} bytes, too large to be one")
+    shape, dtype = _header(path, archive, members[key])
+    if shape != () or dtype.kind != "U":
+        raise ValueError(
+            f"{path}: the {key} must be a text, found an array of shape {shape} and dtype {dtype}"
+        )
+    try:
+        value = json.loads(str(_read(path, archive, members[key])))
+    except (ValueError, RecursionError) as err:  # RecursionError: nested far too deep
+        raise ValueError(f"{path}: the {key} is not valid JSON ({str(err)[:80]})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: the {key} must be a JSON object, found {type(value).__name__}")
+    return value
+
+
+def _read_config(
+    path: Path, archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]
+) -> TransformerConfig:
+    """The model's sizes, checked: the right fields, and a max_len whose table fits."""
+    raw = _read_json(path, archive, members, "config")
+    wanted = {f.name for f in fields(TransformerConfig)}
+    if set(raw) != wanted:
+        raise ValueError(f"{path}: the config must have the fields {sorted(wanted)}, found {sorted(raw)}")
+    try:
+        config = TransformerConfig(**raw)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: the config is not valid: {err}") from None
+    if config.max_len > MAX_LOADED_LEN:
+        raise ValueError(f"{path}: the config's max_len is {config.max_len}, more than {MAX_LOADED_LEN}")
+    return config
+
+
+def _read_metadata(path: Path, info: dict[str, Any], config: TransformerConfig) -> tuple[str, str, int]:
+    """The task, the characters and the longest input, checked against the config."""
+    task, chars, max_chars = info.pop("task", None), info.pop("chars", None), info.pop("max_chars", None)
+    if task not in TASKS:
+        raise ValueError(f"{path}: the metadata's task must be one of {sorted(TASKS)}, found {task!r}")
+    if not isinstance(chars, str) or len(chars) + 3 != config.vocab_size:
+        raise ValueError(f"{path}: the metadata's characters do not match the config's vocab_size")
+    if (
+        isinstance(max_chars, bool)
+        or not isinstance(max_chars, int)
+        or not 1 <= max_chars <= config.max_len - 2
+    ):
+        raise ValueError(f"{path}: the metadata's max_chars must be 1 to max_len - 2, found {max_chars!r}")
+    return task, chars, max_chars
 
 
 # --8<-- [start:pretrained]

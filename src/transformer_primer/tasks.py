@@ -137,8 +137,11 @@ def sample_strings(
 
     Raises
     ------
+    TypeError
+        If ``rng`` is not a Generator, or ``n`` or ``max_chars`` not an integer.
     ValueError
-        If ``split`` is unknown.
+        If ``split`` is unknown, or ``distinct`` asks for more strings than the split holds
+        (found out after a bounded number of draws: it never loops forever).
 
     Examples
     --------
@@ -155,7 +158,15 @@ def sample_strings(
         raise TypeError(f"rng must be a numpy.random.Generator, got {describe(rng)}")
     out: list[str] = []
     seen: set[str] = set()
+    draws, max_draws = 0, 1000 * n + 100_000  # a split holds about 1 string in 20: plenty of room
     while len(out) < n:
+        draws += 1
+        if draws > max_draws:
+            raise ValueError(
+                f"could draw only {len(out)} distinct strings of the {split!r} split with at most "
+                f"{max_chars} characters in {max_draws:,} draws, not n = {n}: there may be no more; "
+                "ask for fewer, or allow longer strings (max_chars)"
+            )
         length = int(rng.integers(1, max_chars + 1))
         text = "".join(ALPHABET[i] for i in rng.integers(0, len(ALPHABET), length))
         if split_of(text) != split or (distinct and text in seen):

@@ -21,7 +21,7 @@ from typing import TextIO
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import check_positive_int, describe
+from ._checks import check_positive_float, check_positive_int
 from .grad import loss_and_grads
 from .model import Transformer, TransformerConfig
 from .seq2seq import Seq2Seq
@@ -66,9 +66,7 @@ class TrainConfig:
             check_positive_int(name, getattr(self, name))
         check_positive_int("seed", self.seed, minimum=0)
         for name in ("lr", "clip"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not value > 0:
-                raise ValueError(f"{name} must be a positive number, got {describe(value)}")
+            check_positive_float(name, getattr(self, name))  # finite and > 0: --lr inf is refused
 
     def model_config(self, vocab_size: int) -> TransformerConfig:
         """The model's sizes; ``max_len`` holds the longest source plus start and end tokens."""
