@@ -18,9 +18,12 @@ export NO_MKDOCS_2_WARNING := 1
 # A reader who only serves the site gets the docs extra (about 300 MB); `make test` adds the test
 # tools and the torch extra (CPU build, ~35 s from a local wheel, the reference for
 # tests/test_torch_equivalence.py).
+# A new venv's pip is whatever the Python came with (23.2 here, with known advisories): it is
+# replaced by the pinned one before anything else is installed.
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -qq -c constraints.txt pip
 
 $(DOCS): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install -qq -c constraints.txt -e ".[docs]"

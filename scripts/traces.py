@@ -65,10 +65,27 @@ def display(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
+# The only places a page may include code from, and so the only code the trace check runs.
+INCLUDABLE = ("src", "bench")
+
+
+def source_file(path: str) -> Path:
+    """The file a page's include names, refused unless it lies under ``src/`` or ``bench/``.
+
+    A page is text anyone can edit: an include of ``../../etc/passwd`` or ``.git/config``
+    would be shown on the site, and one of any Python file would be run by this checker.
+    """
+    resolved = (ROOT / path).resolve()
+    if not any(resolved.is_relative_to(ROOT / folder) for folder in INCLUDABLE):
+        allowed = " or ".join(f"{folder}/" for folder in INCLUDABLE)
+        raise ValueError(f"a page may include code from {allowed} only, not {path!r}")
+    return resolved
+
+
 def read_section(ref: str) -> str:
     """Return the code of ``path:section`` (as the page shows it), markers removed."""
     path, _, name = ref.partition(":")
-    text = (ROOT / path).read_text(encoding="utf-8")
+    text = source_file(path).read_text(encoding="utf-8")
     if not name:
         return text
     pattern = SECTION_RE.format(mark=re.escape(SNIPPET_MARK), name=re.escape(name))

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Security floors (see the comments in pyproject.toml).
 FLOORS = {
     "mkdocs-material": Version("9.7.7"),  # XSS fix in search suggestions
-    "pymdown-extensions": Version("10.21.3"),  # CVE-2026-46338: snippets path traversal
+    "pymdown-extensions": Version("11.0.1"),  # CVE-2026-46338 (snippets path traversal), advisories of 11.0.1
 }
 
 
@@ -171,12 +171,24 @@ def test_pinned_versions_meet_the_security_floors() -> None:
 
 
 def test_the_floor_check_catches_an_old_pin() -> None:
-    old = "mkdocs-material==9.7.6\npymdown_extensions==10.21.3  # a comment\n"
+    old = "mkdocs-material==9.7.6\npymdown_extensions==11.0.1  # a comment\n"
     assert below_floor(old) == ["mkdocs-material 9.7.6 < 9.7.7"]
-    assert below_floor("pymdown-extensions==10.21.3\n") == ["mkdocs-material unpinned < 9.7.7"]
+    assert below_floor("pymdown-extensions==11.0.1\n") == ["mkdocs-material unpinned < 9.7.7"]
+    assert below_floor("mkdocs-material==9.8.2\npymdown-extensions==10.21.3\n") == ["pymdown-extensions 10.21.3 < 11.0.1"]
 
 
 def test_the_ranges_in_pyproject_start_at_the_floors() -> None:
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     for name, floor in FLOORS.items():
         assert f'"{name}>={floor}' in text, f"pyproject.toml lets {name} below {floor}"
+
+
+def test_the_environment_runs_the_pinned_pip() -> None:
+    """`make` replaces a new venv's pip (23.2 on these machines, with advisories) by the pin."""
+    pinned = pins((ROOT / "constraints.txt").read_text(encoding="utf-8"))["pip"]
+    assert pinned >= Version("25.3")
+    if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+        pytest.skip("not the project's .venv: its pip is not ours to check")
+    from importlib.metadata import version
+
+    assert Version(version("pip")) == pinned

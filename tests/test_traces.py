@@ -115,3 +115,9 @@ def test_a_marker_without_its_block_is_an_error(tmp_path) -> None:
                     encoding="utf-8")
     with pytest.raises(ValueError, match="no ```text block with the marker's indentation"):
         traces.find_traces(page)
+
+
+@pytest.mark.parametrize("ref", ["../../etc/passwd:x", ".git/config", "tests/conftest.py:x", "src/../scripts/traces.py"])
+def test_only_code_under_src_or_bench_can_be_included_or_run(ref: str) -> None:
+    with pytest.raises(ValueError, match="may include code from src/ or bench/ only"):
+        traces.read_section(ref)
