@@ -50,6 +50,7 @@ def axe_runs(browser: Any, site_base: str, site_dir: Path) -> dict[str, list[a11
     return runs
 
 
+@pytest.mark.slow  # several minutes: axe's colour-contrast rule costs ~3 s of CPU per page and scheme
 def test_axe_finds_no_wcag_violation_at_desktop_width(axe_runs: dict[str, list[a11y.AxeRun]],
                                                       site_dir: Path) -> None:
     runs = axe_runs["desktop"]
@@ -58,6 +59,7 @@ def test_axe_finds_no_wcag_violation_at_desktop_width(axe_runs: dict[str, list[a
     _fail_if(a11y.check_axe(runs), "axe-core (WCAG 2.0/2.1 A and AA) at 1280x900")
 
 
+@pytest.mark.slow
 def test_axe_finds_no_wcag_violation_at_phone_width(axe_runs: dict[str, list[a11y.AxeRun]]) -> None:
     runs = axe_runs["phone"]
     assert len({r.path for r in runs if r.path.startswith("/lessons/")}) >= 7, runs
