@@ -10,14 +10,14 @@ DOCS   := $(VENV)/.installed-docs
 STAMP  := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: setup build serve test traces lint clean reproduce
+.PHONY: setup build serve test test-unit traces lint typecheck clean reproduce
 
 # (Re)install when the ranges or the pins change. Every install uses constraints.txt. pip runs
 # with -qq: errors only (this machine's pip configuration names package folders that do not
 # exist, and pip warns about each of them on every install).
 # A reader who only serves the site gets the docs extra (about 300 MB); `make test` adds the test
 # tools and the torch extra (CPU build, ~35 s from a local wheel, the reference for
-# tests/test_torch_equivalence.py).
+# tests/unit/test_torch_equivalence.py).
 # A new venv's pip is whatever the Python came with (23.2 here, with known advisories): it is
 # replaced by the pinned one before anything else is installed.
 $(BIN)/python:
@@ -42,12 +42,19 @@ build: $(DOCS)
 serve: $(DOCS)
 	$(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8000
 
-test: $(STAMP)
+# Everything CI runs: the linter, the type checker, then every test (unit, doctests, traces,
+# the strict build, the browser). About ten minutes on two cores.
+test: lint typecheck
 	$(BIN)/python -m pytest
+
+# The library alone: unit and property tests and the doctests of src/transformer_primer. No
+# site build, no browser: well under a minute, for the edit-test loop.
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit src/transformer_primer
 
 # Rewrite every trace on the site from what the code prints now; review with `git diff docs/`.
 traces: $(STAMP)
-	$(BIN)/python scripts/traces.py --update
+	$(BIN)/python -m primer_site.traces --update
 
 # Retrain the three shipped models from scratch (one thread each, one after the other, a few
 # minutes) into a temporary folder, then check each on 1,000 held-out strings: exact match
@@ -60,8 +67,15 @@ reproduce: $(STAMP)
 	  $(BIN)/python -m transformer_primer evaluate $$task --weights $$out/$$task.npz --check || exit 1; \
 	done && rm -r $$out
 
+# ruff's rules and formatter (configured in pyproject.toml; the lesson modules and the sketch
+# are formatted by hand, see [tool.ruff.format]).
 lint: $(STAMP)
-	$(BIN)/python -m ruff check src tests scripts bench
+	$(BIN)/python -m ruff check src tests
+	$(BIN)/python -m ruff format --check src tests
+
+# mypy --strict on the library (configured in pyproject.toml).
+typecheck: $(STAMP)
+	$(BIN)/python -m mypy
 
 # Benchmark attention on one thread into bench/results.json (about five minutes; the
 # benchmark page and the tiled-attention lesson are built from that file: commit it).
@@ -72,13 +86,13 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
-	  MKL_NUM_THREADS=1 $(BIN)/python bench/run.py --out bench/results.json
+	  MKL_NUM_THREADS=1 $(BIN)/python -m primer_site.bench_run --out bench/results.json
 
 # Full-page PNGs of the home, lesson and notebook pages, desktop and phone, light and dark,
 # into screenshots/ (gitignored), to look at the layout by eye. Needs /usr/bin/chromium.
 .PHONY: screenshots
 screenshots: build
-	$(BIN)/python scripts/screenshots.py site --out screenshots
+	$(BIN)/python -m primer_site.screenshots site --out screenshots
 
 clean:
 	rm -rf site .cache .pytest_cache

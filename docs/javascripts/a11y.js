@@ -1,11 +1,11 @@
 // Keyboard access to the boxes that scroll sideways (WCAG 2.1.1; axe's rule
 // scrollable-region-focusable). Material makes its code blocks focusable when they overflow;
 // this does the same for the other scroll boxes of the site: wide tables (Material wraps them
-// in .md-typeset__scrollwrap at run time), figures on a phone (.figure, from hooks/figures.py),
+// in .md-typeset__scrollwrap at run time), figures on a phone (.figure, from src/primer_site/figures.py),
 // long display equations (div.arithmatex, typeset by MathJax after load) and notebook outputs.
 // A box gets tabindex="0" while its content is wider than it is, and loses it when it fits
 // again (a tab stop that scrolls nothing is noise); extra.css draws its focus ring. Checked by
-// tests/browser/test_accessibility.py.
+// tests/site/browser/test_accessibility.py.
 (() => {
   const SCROLL_BOXES = [
     ".md-typeset__scrollwrap",

@@ -15,7 +15,7 @@ window.MathJax = {
 
 // MathJax typesets the first page itself at startup. Re-typesetting it here (document$ fires
 // for the first page too, after MathJax has started) cleared the CSS of every glyph already
-// drawn, and the math showed zero-wide, i.e. invisible (seen in Chromium by tests/browser).
+// drawn, and the math showed zero-wide, i.e. invisible (seen in Chromium by tests/site/browser).
 // So only pages loaded later (navigation.instant) are typeset here.
 let mathjaxFirstPage = true;
 document$.subscribe(() => {

@@ -7,7 +7,7 @@ from the rest of the package.
 
 The code between the snippet markers is the notebook's code, character for
 character, so that running the notebook's cells against this module prints the
-notebook's output exactly (``tests/test_sketch.py`` checks both).
+notebook's output exactly (``tests/site/test_sketch.py`` checks both).
 
 Examples
 --------

@@ -1,0 +1,766 @@
+"""What the package refuses, and why: the table the tests run and the reliability page shows.
+
+Each row is one wrong call, the exception it must raise, and fragments its message must
+contain (the parameter's name, what was expected and what was given). The test suite runs
+every row and checks that the error comes from ``transformer_primer`` itself, never from deep
+inside numpy (``tests/unit/test_bad_inputs.py``); the site's reliability page runs them again
+at build time and shows the message each one gets (``render``), so the page cannot drift
+from the code. The policy for unusual arrays is the docstring of ``transformer_primer._checks``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from transformer_primer import _checks
+from transformer_primer.attention import (
+    MultiHeadAttention,
+    merge_heads,
+    reference_attention,
+    scaled_dot_product_attention,
+    split_heads,
+    tiled_attention,
+)
+from transformer_primer.layers import DecoderLayer, Embedding, EncoderLayer, FeedForward, LayerNorm
+from transformer_primer.masks import causal_mask, padding_mask
+from transformer_primer.model import Transformer, TransformerConfig
+from transformer_primer.numerics import softmax
+from transformer_primer.positional import sinusoidal_positional_encoding
+from transformer_primer.rnn import ElmanRNN
+from transformer_primer.trace import fmt, show, step
+
+
+@dataclass(frozen=True)
+class Case:
+    """One wrong call: ``name`` is "where: what is wrong"."""
+
+    name: str
+    call: Callable[[], object]
+    error: type[Exception]
+    says: tuple[str, ...]  # every fragment must appear in the message
+
+
+def rng() -> np.random.Generator:
+    """A fresh generator with seed 0, so every case draws the same numbers."""
+    return np.random.default_rng(0)
+
+
+MHA = MultiHeadAttention(4, 2, rng())
+ENC = EncoderLayer(4, 2, 8, rng())
+DEC = DecoderLayer(4, 2, 8, rng())
+CONFIG = TransformerConfig(vocab_size=6, d_model=4, n_heads=2, d_ff=8, max_len=5)
+MODEL = Transformer(CONFIG, rng())
+MEMORY = MODEL.encode(np.array([3, 4, 5]))  # (3, 4)
+X = np.ones((3, 4))  # (n, d_model)
+Q = np.ones((2, 3))  # (n, d_k)
+FF = FeedForward(4, 8, rng())
+LN = LayerNorm(4)
+MASKED = np.ma.masked_array(np.ones((2, 3)), mask=[[0, 1, 0], [0, 0, 0]])  # (n, d_k), one entry masked
+LONG = np.ones((2, 3), dtype=np.longdouble)
+
+
+def matrix() -> np.ndarray:
+    """A np.matrix (numpy warns that the class is deprecated when one is made)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        return np.matrix([[1.0, 2.0]])
+
+
+CASES = [
+    # --- softmax -------------------------------------------------------------------------
+    Case(
+        "softmax: integer array",
+        lambda: softmax(np.array([1, 2])),
+        TypeError,
+        ("x must be a floating-point", "int64"),
+    ),
+    Case(
+        "softmax: object array",
+        lambda: softmax(np.array([1.0, None])),
+        TypeError,
+        ("x must be a floating-point", "object"),
+    ),
+    Case(
+        "softmax: complex",
+        lambda: softmax(np.array([1j])),
+        TypeError,
+        ("x must be a floating-point", "complex128"),
+    ),
+    Case(
+        "softmax: boolean", lambda: softmax([True, False]), TypeError, ("x must be a floating-point", "bool")
+    ),
+    Case(
+        "softmax: NaN", lambda: softmax(np.array([0.0, np.nan])), ValueError, ("x contains NaN", "shape (2,)")
+    ),
+    Case(
+        "softmax: +inf",
+        lambda: softmax(np.array([0.0, np.inf])),
+        ValueError,
+        ("x contains NaN or +inf", "-inf"),
+    ),
+    Case(
+        "softmax: scalar",
+        lambda: softmax(np.float64(1.0)),
+        ValueError,
+        ("x must have at least 1 dimension", "(..., n)", "got shape ()"),
+    ),
+    Case(
+        "softmax: empty",
+        lambda: softmax(np.zeros((2, 0))),
+        ValueError,
+        ("x must not be empty", "got shape (2, 0)"),
+    ),
+    Case(
+        "softmax: ragged list",
+        lambda: softmax([[1.0], [1.0, 2.0]]),
+        ValueError,
+        ("x must be a rectangular array",),
+    ),
+    Case(
+        "softmax: axis out of range",
+        lambda: softmax(np.ones(3), axis=1),
+        ValueError,
+        ("axis must be in [-1, 0]", "shape (3,)", "got 1"),
+    ),
+    Case(
+        "softmax: axis not an int",
+        lambda: softmax(np.ones(3), axis=0.5),
+        TypeError,
+        ("axis must be an integer", "float 0.5"),
+    ),
+    # --- scaled_dot_product_attention ----------------------------------------------------
+    Case(
+        "sdpa: q one-dimensional",
+        lambda: scaled_dot_product_attention(np.ones(3), Q, Q),
+        ValueError,
+        ("q must have at least 2 dimension", "(..., n_q, d_k)", "got shape (3,)"),
+    ),
+    Case(
+        "sdpa: d_k mismatch",
+        lambda: scaled_dot_product_attention(Q, np.ones((2, 4)), np.ones((2, 4))),
+        ValueError,
+        ("same last axis d_k", "q has shape (2, 3)", "k has shape (2, 4)"),
+    ),
+    Case(
+        "sdpa: n_k mismatch",
+        lambda: scaled_dot_product_attention(Q, Q, np.ones((4, 3))),
+        ValueError,
+        ("same number of positions n_k", "k has shape (2, 3)", "v has shape (4, 3)"),
+    ),
+    Case(
+        "sdpa: batch mismatch",
+        lambda: scaled_dot_product_attention(np.ones((2, 2, 3)), np.ones((3, 2, 3)), np.ones((3, 2, 3))),
+        ValueError,
+        ("leading (batch/head) axes", "q (2,)", "k (3,)"),
+    ),
+    Case(
+        "sdpa: integer q",
+        lambda: scaled_dot_product_attention(np.ones((2, 3), dtype=int), Q, Q),
+        TypeError,
+        ("q must be a floating-point array", "int64"),
+    ),
+    Case(
+        "sdpa: mixed dtypes",
+        lambda: scaled_dot_product_attention(Q.astype(np.float32), Q, Q),
+        TypeError,
+        ("share one dtype", "float32, float64 and float64"),
+    ),
+    Case(
+        "sdpa: NaN in k",
+        lambda: scaled_dot_product_attention(Q, np.full((2, 3), np.nan), Q),
+        ValueError,
+        ("k contains NaN or infinity", "shape (2, 3)"),
+    ),
+    Case(
+        "sdpa: inf in v",
+        lambda: scaled_dot_product_attention(Q, Q, np.full((2, 3), -np.inf)),
+        ValueError,
+        ("v contains NaN or infinity",),
+    ),
+    Case(
+        "sdpa: empty sequence",
+        lambda: scaled_dot_product_attention(Q, np.ones((0, 3)), np.ones((0, 3))),
+        ValueError,
+        ("k must not be empty", "got shape (0, 3)"),
+    ),
+    Case(
+        "sdpa: scores would overflow",
+        lambda: scaled_dot_product_attention(Q * 1e200, Q * 1e200, Q),
+        ValueError,
+        ("q and k are too large for float64", "max |q| = 1e+200", "d_k = 3"),
+    ),
+    Case(
+        "sdpa: mask of integers",
+        lambda: scaled_dot_product_attention(Q, Q, Q, np.ones((2, 2), dtype=int)),
+        TypeError,
+        ("mask must be a boolean array", "got dtype int64"),
+    ),
+    Case(
+        "sdpa: mask of wrong shape",
+        lambda: scaled_dot_product_attention(Q, Q, Q, np.ones((3, 2), dtype=bool)),
+        ValueError,
+        ("mask must broadcast to (..., n_q, n_k) = (2, 2)", "got shape (3, 2)"),
+    ),
+    Case(
+        "sdpa: mask that enlarges the scores",
+        lambda: scaled_dot_product_attention(Q, Q, Q, np.ones((5, 2, 2), dtype=bool)),
+        ValueError,
+        ("without enlarging it", "(2, 2)", "got shape (5, 2, 2)"),
+    ),
+    Case(
+        "sdpa: ragged mask",
+        lambda: scaled_dot_product_attention(Q, Q, Q, [[True], [True, False]]),
+        ValueError,
+        ("mask must be a rectangular boolean array", "(..., n_q, n_k)"),
+    ),
+    # --- heads ---------------------------------------------------------------------------
+    Case(
+        "split_heads: n_heads does not divide d_model",
+        lambda: split_heads(X, 3),
+        ValueError,
+        ("n_heads must divide d_model", "n_heads=3", "shape (3, 4)"),
+    ),
+    Case(
+        "split_heads: zero heads",
+        lambda: split_heads(X, 0),
+        ValueError,
+        ("n_heads must be an integer >= 1", "got 0"),
+    ),
+    Case(
+        "split_heads: one dimension",
+        lambda: split_heads(np.ones(4), 2),
+        ValueError,
+        ("(..., n, d_model)", "got shape (4,)"),
+    ),
+    Case(
+        "merge_heads: two dimensions",
+        lambda: merge_heads(X),
+        ValueError,
+        ("(..., n_heads, n, d_k)", "got shape (3, 4)"),
+    ),
+    # --- MultiHeadAttention --------------------------------------------------------------
+    Case(
+        "MHA: d_model not divisible by n_heads",
+        lambda: MultiHeadAttention(6, 4, rng()),
+        ValueError,
+        ("d_model must be divisible by n_heads", "d_model=6", "n_heads=4"),
+    ),
+    Case(
+        "MHA: zero heads",
+        lambda: MultiHeadAttention(4, 0, rng()),
+        ValueError,
+        ("n_heads must be an integer >= 1", "got 0"),
+    ),
+    Case(
+        "MHA: negative d_model",
+        lambda: MultiHeadAttention(-4, 2, rng()),
+        ValueError,
+        ("d_model must be an integer >= 1", "got -4"),
+    ),
+    Case(
+        "MHA: float d_model",
+        lambda: MultiHeadAttention(4.0, 2, rng()),
+        TypeError,
+        ("d_model must be an integer", "float 4.0"),
+    ),
+    Case(
+        "MHA: seed instead of a Generator",
+        lambda: MultiHeadAttention(4, 2, 0),
+        TypeError,
+        ("rng must be a numpy.random.Generator", "int 0"),
+    ),
+    Case(
+        "MHA: integer dtype",
+        lambda: MultiHeadAttention(4, 2, rng(), dtype=np.int64),
+        TypeError,
+        ("dtype must be a floating-point dtype", "int64"),
+    ),
+    Case(
+        "MHA: unknown dtype",
+        lambda: MultiHeadAttention(4, 2, rng(), dtype="foo"),
+        TypeError,
+        ("dtype must be a floating-point dtype", "'foo'"),
+    ),
+    Case(
+        "MHA: wrong d_model",
+        lambda: MHA(np.ones((3, 5)), X, X),
+        ValueError,
+        ("query must have last axis d_model = 4", "got shape (3, 5)"),
+    ),
+    Case(
+        "MHA: four dimensions",
+        lambda: MHA(np.ones((1, 1, 3, 4)), X, X),
+        ValueError,
+        ("query must have 2 or 3 dimensions", "(batch, n, d_model)", "got shape (1, 1, 3, 4)"),
+    ),
+    Case(
+        "MHA: key and value lengths differ",
+        lambda: MHA(X, X, np.ones((2, 4))),
+        ValueError,
+        ("key and value must have the same shape", "(3, 4) and (2, 4)"),
+    ),
+    Case(
+        "MHA: batch layouts differ",
+        lambda: MHA(np.ones((2, 3, 4)), np.ones((3, 3, 4)), np.ones((3, 3, 4))),
+        ValueError,
+        ("same batch layout", "(2, 3, 4) and (3, 3, 4)"),
+    ),
+    Case(
+        "MHA: float32 input, float64 weights",
+        lambda: MHA(X.astype(np.float32), X, X),
+        TypeError,
+        ("query has dtype float32 but the weights are float64",),
+    ),
+    Case(
+        "MHA: empty query",
+        lambda: MHA(np.ones((0, 4)), X, X),
+        ValueError,
+        ("query must not be empty", "got shape (0, 4)"),
+    ),
+    Case(
+        "MHA: batched mask for unbatched input",
+        lambda: MHA(X, X, X, np.ones((2, 3, 3), dtype=bool)),
+        ValueError,
+        ("mask must broadcast to (..., n_q, n_k) = (3, 3)", "got shape (2, 3, 3)"),
+    ),
+    # --- layers --------------------------------------------------------------------------
+    Case(
+        "LayerNorm: wrong width",
+        lambda: LayerNorm(4)(np.ones((2, 3))),
+        ValueError,
+        ("x must have last axis d_model = 4", "got shape (2, 3)"),
+    ),
+    Case(
+        "LayerNorm: eps zero",
+        lambda: LayerNorm(4, eps=0.0),
+        ValueError,
+        ("eps must be a finite number > 0", "got 0.0"),
+    ),
+    Case(
+        "LayerNorm: eps a string",
+        lambda: LayerNorm(4, eps="1e-5"),
+        TypeError,
+        ("eps must be a positive number", "str '1e-5'"),
+    ),
+    Case(
+        "LayerNorm: variance would overflow",
+        lambda: LayerNorm(4)(np.array([[1e300, -1e300, 0.0, 1.0]])),
+        ValueError,
+        ("x is too large", "1e+300", "variance"),
+    ),
+    Case(
+        "LayerNorm: zero width",
+        lambda: LayerNorm(0),
+        ValueError,
+        ("d_model must be an integer >= 1", "got 0"),
+    ),
+    Case(
+        "FeedForward: zero d_ff",
+        lambda: FeedForward(4, 0, rng()),
+        ValueError,
+        ("d_ff must be an integer >= 1", "got 0"),
+    ),
+    Case(
+        "FeedForward: integer input",
+        lambda: FeedForward(4, 8, rng())(np.ones((2, 4), dtype=np.int32)),
+        TypeError,
+        ("x must be a floating-point array", "int32"),
+    ),
+    Case(
+        "FeedForward: products would overflow",
+        lambda: FeedForward(4, 8, rng())(np.full((2, 4), 1.7e308)),
+        ValueError,
+        ("x is too large for float64", "1.7e+308", "x @ w_1 + b_1"),
+    ),
+    Case(
+        "MHA: projection would overflow",
+        lambda: MHA(np.full((3, 4), 1e308), X, X),
+        ValueError,
+        ("query is too large for float64", "query @ w_q + b_q"),
+    ),
+    Case(
+        "FeedForward: NaN input",
+        lambda: FeedForward(4, 8, rng())(np.full((2, 4), np.nan)),
+        ValueError,
+        ("x contains NaN or infinity",),
+    ),
+    Case(
+        "Embedding: id out of range",
+        lambda: Embedding(5, 4, rng())(np.array([0, 5])),
+        ValueError,
+        ("ids must be in 0..4", "vocab_size = 5", "from 0 to 5"),
+    ),
+    Case(
+        "Embedding: negative id",
+        lambda: Embedding(5, 4, rng())(np.array([-1])),
+        ValueError,
+        ("ids must be in 0..4", "from -1"),
+    ),
+    Case(
+        "Embedding: float ids",
+        lambda: Embedding(5, 4, rng())(np.array([1.0])),
+        TypeError,
+        ("ids must be integer token ids", "dtype float64"),
+    ),
+    Case(
+        "EncoderLayer: norm_first a string",
+        lambda: EncoderLayer(4, 2, 8, rng(), norm_first="no"),
+        TypeError,
+        ("norm_first must be True or False", "str 'no'"),
+    ),
+    Case(
+        "EncoderLayer: one-dimensional x",
+        lambda: ENC(np.ones(4)),
+        ValueError,
+        ("x must have 2 or 3 dimensions", "(n, d_model)", "got shape (4,)"),
+    ),
+    Case(
+        "EncoderLayer: mask of wrong shape",
+        lambda: ENC(X, np.ones((3, 2), dtype=bool)),
+        ValueError,
+        ("mask must broadcast to (..., n_q, n_k) = (3, 3)", "got shape (3, 2)"),
+    ),
+    Case(
+        "DecoderLayer: memory of wrong width",
+        lambda: DEC(X, np.ones((2, 6))),
+        ValueError,
+        ("memory must have last axis d_model = 4", "got shape (2, 6)"),
+    ),
+    Case(
+        "DecoderLayer: memory holds inf",
+        lambda: DEC(X, np.full((2, 4), np.inf)),
+        ValueError,
+        ("memory contains NaN or infinity",),
+    ),
+    # --- masks and positions -------------------------------------------------------------
+    Case("causal_mask: zero", lambda: causal_mask(0), ValueError, ("n must be an integer >= 1", "got 0")),
+    Case("causal_mask: float", lambda: causal_mask(3.0), TypeError, ("n must be an integer", "float 3.0")),
+    Case("causal_mask: bool", lambda: causal_mask(True), TypeError, ("n must be an integer", "bool True")),
+    Case(
+        "padding_mask: length zero",
+        lambda: padding_mask([0, 2], 3),
+        ValueError,
+        ("every length must be in 1..n = 1..3", "[0, 2]"),
+    ),
+    Case("padding_mask: length above n", lambda: padding_mask([4], 3), ValueError, ("1..n = 1..3", "[4]")),
+    Case(
+        "padding_mask: float lengths",
+        lambda: padding_mask([1.5], 3),
+        TypeError,
+        ("lengths must be integers", "float64"),
+    ),
+    Case(
+        "padding_mask: two-dimensional lengths",
+        lambda: padding_mask([[1]], 3),
+        ValueError,
+        ("lengths must have shape (batch,)", "got shape (1, 1)"),
+    ),
+    Case(
+        "padding_mask: ragged lengths",
+        lambda: padding_mask([[1], [1, 2]], 3),
+        ValueError,
+        ("lengths must be a 1-D array",),
+    ),
+    Case(
+        "positional: zero positions",
+        lambda: sinusoidal_positional_encoding(0, 4),
+        ValueError,
+        ("n_positions must be an integer >= 1", "got 0"),
+    ),
+    Case(
+        "positional: string width",
+        lambda: sinusoidal_positional_encoding(3, "4"),
+        TypeError,
+        ("d_model must be an integer", "str '4'"),
+    ),
+    # --- the model -----------------------------------------------------------------------
+    Case(
+        "config: zero vocabulary",
+        lambda: TransformerConfig(vocab_size=0),
+        ValueError,
+        ("vocab_size must be an integer >= 1", "got 0"),
+    ),
+    Case(
+        "config: heads do not divide d_model",
+        lambda: TransformerConfig(vocab_size=6, d_model=10, n_heads=3),
+        ValueError,
+        ("d_model must be divisible by n_heads", "d_model=10", "n_heads=3"),
+    ),
+    Case(
+        "config: special ids collide",
+        lambda: TransformerConfig(vocab_size=6, pad_id=1),
+        ValueError,
+        ("must be distinct", "'pad_id': 1", "'bos_id': 1"),
+    ),
+    Case(
+        "config: eos outside the vocabulary",
+        lambda: TransformerConfig(vocab_size=3, eos_id=3, pad_id=0, bos_id=1),
+        ValueError,
+        ("eos_id must be < vocab_size = 3", "got 3"),
+    ),
+    Case(
+        "config: norm_first a string",
+        lambda: TransformerConfig(vocab_size=6, norm_first="yes"),
+        TypeError,
+        ("norm_first must be True or False", "str 'yes'"),
+    ),
+    Case(
+        "Transformer: a dict for a config",
+        lambda: Transformer({"vocab_size": 6}, rng()),
+        TypeError,
+        ("config must be a TransformerConfig", "dict"),
+    ),
+    Case(
+        "encode: token id out of range",
+        lambda: MODEL.encode(np.array([1, 6])),
+        ValueError,
+        ("ids must be in 0..5", "to 6"),
+    ),
+    Case(
+        "encode: float ids",
+        lambda: MODEL.encode(np.array([1.0, 2.0])),
+        TypeError,
+        ("ids must be integer token ids", "float64"),
+    ),
+    Case(
+        "encode: empty sequence",
+        lambda: MODEL.encode(np.array([], dtype=int)),
+        ValueError,
+        ("ids must have shape (n,) or (batch, n) with n >= 1", "got shape (0,)"),
+    ),
+    Case(
+        "encode: longer than max_len",
+        lambda: MODEL.encode(np.array([3, 4, 5, 3, 4, 5])),
+        ValueError,
+        ("longer than max_len = 5", "got length 6"),
+    ),
+    Case(
+        "encode: mask of integers",
+        lambda: MODEL.encode(np.array([[3, 4, 0]]), np.array([[[1, 1, 0]]])),
+        TypeError,
+        ("mask must be a boolean array", "int64"),
+    ),
+    Case(
+        "decode: memory of the wrong width",
+        lambda: MODEL.decode(np.array([1, 3]), np.ones((3, 8))),
+        ValueError,
+        ("memory must have last axis d_model = 4", "got shape (3, 8)"),
+    ),
+    Case(
+        "decode: float32 memory",
+        lambda: MODEL.decode(np.array([1, 3]), MEMORY.astype(np.float32)),
+        TypeError,
+        ("memory has dtype float32 but the weights are float64",),
+    ),
+    Case(
+        "generate: zero new tokens",
+        lambda: MODEL.greedy_decode(np.array([3, 4]), 0),
+        ValueError,
+        ("max_new_tokens must be an integer >= 1", "got 0"),
+    ),
+    Case(
+        "generate: a batch",
+        lambda: MODEL.greedy_decode(np.array([[3, 4]]), 3),
+        ValueError,
+        ("src_ids must have shape (n_x,)", "got shape (1, 2)"),
+    ),
+    Case(
+        "greedy_decode_batch: one sequence",
+        lambda: MODEL.greedy_decode_batch(np.array([3, 4]), 3),
+        ValueError,
+        ("src_ids must have shape (batch, n_x)", "got shape (2,)"),
+    ),
+    # --- the RNN -------------------------------------------------------------------------
+    Case(
+        "ElmanRNN: zero hidden size",
+        lambda: ElmanRNN(2, 0, rng()),
+        ValueError,
+        ("d_hidden must be an integer >= 1", "got 0"),
+    ),
+    Case(
+        "ElmanRNN: wrong input width",
+        lambda: ElmanRNN(2, 3, rng())(np.ones((4, 3))),
+        ValueError,
+        ("x must have shape (n, d_in = 2)", "got shape (4, 3)"),
+    ),
+    # --- trace ---------------------------------------------------------------------------
+    Case("fmt: text", lambda: fmt("1.5"), TypeError, ("x must hold real numbers", "dtype <U3")),
+    Case(
+        "fmt: ragged list",
+        lambda: fmt([[1.0], [1.0, 2.0]]),
+        ValueError,
+        ("x must be a number or a rectangular array",),
+    ),
+    Case(
+        "fmt: negative decimals",
+        lambda: fmt(1.0, decimals=-1),
+        ValueError,
+        ("decimals must be an integer >= 0", "got -1"),
+    ),
+    Case("show: name not a string", lambda: show(3, [1.0]), TypeError, ("name must be a string", "int 3")),
+    Case(
+        "step: title not a string", lambda: step(None), TypeError, ("title must be a string", "NoneType None")
+    ),
+    Case(
+        "ElmanRNN: h0 of wrong size",
+        lambda: ElmanRNN(2, 3, rng())(np.ones((4, 2)), np.ones(2)),
+        ValueError,
+        ("h0 must have shape (d_hidden,) = (3,)", "got (2,)"),
+    ),
+    # --- unusual array types: the policy of transformer_primer._checks (issue 12) ------------
+    Case(
+        "softmax: masked array",
+        lambda: softmax(MASKED),
+        TypeError,
+        ("x is a numpy masked array", "x.filled(value)"),
+    ),
+    Case("softmax: np.matrix", lambda: softmax(matrix()), TypeError, ("x is a numpy matrix",)),
+    Case(
+        "softmax: long double",
+        lambda: softmax(LONG),
+        TypeError,
+        ("x has dtype float128 (long double)", "float64"),
+    ),
+    Case(
+        "reference_attention: masked q",
+        lambda: reference_attention(MASKED, Q, Q),
+        TypeError,
+        ("q is a numpy masked array",),
+    ),
+    Case(
+        "sdpa: masked v",
+        lambda: scaled_dot_product_attention(Q, Q, MASKED),
+        TypeError,
+        ("v is a numpy masked array",),
+    ),
+    Case(
+        "sdpa: masked mask",
+        lambda: scaled_dot_product_attention(Q, Q, Q, np.ma.masked_array(np.ones((2, 2), bool))),
+        TypeError,
+        ("mask is a numpy masked array",),
+    ),
+    Case("tiled: masked k", lambda: tiled_attention(Q, MASKED, Q), TypeError, ("k is a numpy masked array",)),
+    Case(
+        "tiled: long double",
+        lambda: tiled_attention(LONG, LONG, LONG),
+        TypeError,
+        ("q has dtype float128 (long double)",),
+    ),
+    Case(
+        "MultiHeadAttention: masked query",
+        lambda: MHA(np.ma.masked_array(X), X, X),
+        TypeError,
+        ("query is a numpy masked array",),
+    ),
+    Case(
+        "FeedForward: masked x", lambda: FF(np.ma.masked_array(X)), TypeError, ("x is a numpy masked array",)
+    ),
+    Case("LayerNorm: masked x", lambda: LN(np.ma.masked_array(X)), TypeError, ("x is a numpy masked array",)),
+    Case(
+        "LayerNorm: long double weights",
+        lambda: LayerNorm(4, dtype=np.longdouble),
+        TypeError,
+        ("dtype has dtype float128 (long double)",),
+    ),
+    Case(
+        "split_heads: masked x",
+        lambda: split_heads(np.ma.masked_array(X), 2),
+        TypeError,
+        ("x is a numpy masked array",),
+    ),
+    # --- sizes refused before anything is allocated (issue 12) -------------------------------
+    Case(
+        "causal_mask: too large",
+        lambda: causal_mask(10**7),
+        ValueError,
+        ("n is too large", "(n, n) mask", "GiB"),
+    ),
+    Case(
+        "padding_mask: too large",
+        lambda: padding_mask([1], 10**14),
+        ValueError,
+        ("n is too large", "(batch, n) mask"),
+    ),
+    Case(
+        "positional encoding: too large",
+        lambda: sinusoidal_positional_encoding(10**7, 10**5),
+        ValueError,
+        ("n_positions is too large", "(n_positions, d_model) table"),
+    ),
+    Case(
+        "MultiHeadAttention: d_model too large",
+        lambda: MultiHeadAttention(10**7, 1, rng()),
+        ValueError,
+        ("d_model is too large", "four (d_model, d_model) projections"),
+    ),
+    Case(
+        "FeedForward: d_ff too large",
+        lambda: FeedForward(4, 10**13, rng()),
+        ValueError,
+        ("d_ff is too large",),
+    ),
+    Case(
+        "Embedding: vocab_size too large",
+        lambda: Embedding(10**13, 4, rng()),
+        ValueError,
+        ("vocab_size is too large",),
+    ),
+    Case(
+        "ElmanRNN: d_hidden too large",
+        lambda: ElmanRNN(4, 10**7, rng()),
+        ValueError,
+        ("d_hidden is too large",),
+    ),
+    Case(
+        "Transformer: a model too large",
+        lambda: Transformer(TransformerConfig(vocab_size=6, d_model=10**6, n_heads=1), rng()),
+        ValueError,
+        ("config is too large", "a model of about"),
+    ),
+]
+
+
+MARKER = re.compile(r"^<!-- refusals: (?P<name>[a-z]+) -->$", re.M)
+
+
+def message(case: Case) -> str:
+    """The message the call gets today (raised by running it)."""
+    try:
+        case.call()
+    except case.error as err:
+        return str(err)
+    raise AssertionError(f"{case.name}: no {case.error.__name__} was raised")
+
+
+def table() -> str:
+    """Every case as an HTML table, grouped by the function or class it calls."""
+    rows = []
+    for case in CASES:
+        where, _, what = case.name.partition(": ")
+        rows.append(
+            f"<tr><td><code>{html.escape(where)}</code></td><td>{html.escape(what)}</td>"
+            f"<td><code>{case.error.__name__}</code></td><td>{html.escape(message(case))}</td></tr>"
+        )
+    return (
+        '<div class="refusals"><table><thead><tr><th>Called</th><th>With</th><th>Raises</th>'
+        "<th>The message, as raised today</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>"
+    )
+
+
+def policy() -> str:
+    """The policy for unusual arrays, as written in ``transformer_primer._checks``."""
+    doc = _checks.__doc__ or ""
+    bullets = doc[doc.index("- a numpy **masked array**") :].rstrip()
+    return bullets
+
+
+def render(markdown: str) -> str:
+    """Replace ``<!-- refusals: table -->`` and ``<!-- refusals: policy -->`` lines of a page."""
+    parts = {"table": table, "policy": policy}
+    return MARKER.sub(lambda m: parts[m["name"]](), markdown)
