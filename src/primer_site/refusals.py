@@ -438,6 +438,12 @@ CASES = [
         ValueError,
         ("memory contains NaN or infinity",),
     ),
+    Case(
+        "DecoderLayer: memory so large that y + cross-attention overflows its layer norm",
+        lambda: DEC(np.zeros((1, 4)), np.full((2, 4), 1e155)),
+        ValueError,
+        ("the decoder layer overflowed float64 inside", "y or memory are too large", "scale them down"),
+    ),
     # --- masks and positions -------------------------------------------------------------
     Case("causal_mask: zero", lambda: causal_mask(0), ValueError, ("n must be an integer >= 1", "got 0")),
     Case("causal_mask: float", lambda: causal_mask(3.0), TypeError, ("n must be an integer", "float 3.0")),

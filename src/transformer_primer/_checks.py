@@ -16,14 +16,18 @@ The policy for unusual arrays, decided here once (the site's reliability page sh
   float16, so a row of more than 65,504 weights, whose sum float16 cannot hold, still sums
   to 1;
 - an array too large for the memory that is free is refused **before** it is allocated,
-  naming the size that made it so (``check_size``).
+  naming the size that made it so (``check_size``);
+- a layer whose inputs pass the checks but whose inside overflows (a residual sum
+  ``x + sublayer(x)`` beyond what its layer norm can square, say) raises a ``ValueError``
+  that says so (``overflow_refused``), never an ``inf`` or a ``RuntimeWarning``.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -38,6 +42,7 @@ __all__ = [
     "check_features",
     "check_fits_linear",
     "check_float_array",
+    "overflow_refused",
     "check_float_dtype",
     "check_max_abs",
     "check_positive_float",
@@ -174,6 +179,25 @@ def check_max_abs(name: str, x: NDArray[np.floating], limit: float, reason: str)
             f"{name} is too large: it holds values up to {largest:.3g} in magnitude, but {reason} "
             f"overflows {x.dtype} beyond {limit:.3g}; scale {name} down"
         )
+
+
+@contextmanager
+def overflow_refused(what: str, inputs: str, dtype: np.dtype) -> Iterator[None]:
+    """Run the block with numpy's overflows raised, each turned into a clear ``ValueError``.
+
+    The checks at the door bound what can be bounded cheaply; a value computed inside (the
+    residual sum before a layer norm, whose variance squares it) can still leave the float
+    range. Rather than an ``inf``, a ``NaN`` and a ``RuntimeWarning`` from deep inside numpy,
+    the caller gets one sentence naming ``what`` overflowed and the ``inputs`` to scale down.
+    Deliberate overflows inside (``np.errstate(over="ignore")`` in the kernels) still pass.
+    """
+    try:
+        with np.errstate(over="raise"):
+            yield
+    except FloatingPointError as err:
+        raise ValueError(
+            f"{what} overflowed {dtype} inside ({err}): {inputs} too large for it; scale them down"
+        ) from None
 
 
 def check_fits_linear(

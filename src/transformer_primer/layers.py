@@ -32,6 +32,7 @@ from ._checks import (
     check_rng,
     check_size,
     describe,
+    overflow_refused,
 )
 from .attention import MultiHeadAttention
 from .caches import DecoderLayerCache, EmbeddingCache, EncoderLayerCache, FeedForwardCache, LayerNormCache
@@ -410,7 +411,8 @@ class EncoderLayer:
         check_max_abs("x", x, _variance_limit(x), "the variance of a row")
         if mask is not None:
             mask = check_bool_mask("mask", mask, (*x.shape[:-2], x.shape[-2], x.shape[-2]), "(..., n_q, n_k)")
-        return self.forward(x, mask, {} if cache is None else cache)
+        with overflow_refused("the encoder layer", "the values of x are", x.dtype):
+            return self.forward(x, mask, {} if cache is None else cache)
 
     # --8<-- [start:encoder_layer]
     def forward(self, x: Array, mask: Mask | None, cache: EncoderLayerCache) -> Array:
@@ -535,7 +537,8 @@ class DecoderLayer:
             self_mask = check_bool_mask("self_mask", self_mask, (*lead, n_y, n_y), "(..., n_q, n_k)")
         if memory_mask is not None:
             memory_mask = check_bool_mask("memory_mask", memory_mask, (*lead, n_y, n_x), "(..., n_q, n_k)")
-        return self.forward(y, memory, self_mask, memory_mask, {} if cache is None else cache)
+        with overflow_refused("the decoder layer", "the values of y or memory are", dtype):
+            return self.forward(y, memory, self_mask, memory_mask, {} if cache is None else cache)
 
     # --8<-- [start:decoder_layer]
     def forward(
