@@ -67,8 +67,11 @@ def test_package_types_in_signatures_link_to_their_entries(built_site: tuple[Pat
     unlinked = set()
     for page in MODULES:
         for signature in re.findall(r'doc-signature highlight">(.*?)</pre>', html_of(site, page), re.S):
-            unlinked |= {f"{page}: {t}" for t in re.findall(r'<span title="(transformer_primer\.[\w.]+)"', signature)
-                         if t in documented}
+            unlinked |= {
+                f"{page}: {t}"
+                for t in re.findall(r'<span title="(transformer_primer\.[\w.]+)"', signature)
+                if t in documented
+            }
     assert not unlinked, sorted(unlinked)
     grad = html_of(site, "grad")
     assert 'href="../attention/#transformer_primer.attention.MultiHeadAttention"' in grad

@@ -9,7 +9,6 @@ the page) fails. No test here times anything.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import math
 import re
@@ -25,8 +24,6 @@ from transformer_primer.attention import reference_attention
 
 ROOT = ROOT_DIR
 RESULTS = json.loads((ROOT / "bench" / "results.json").read_text(encoding="utf-8"))
-
-
 
 
 def ms(seconds: float, like: float) -> str:
@@ -96,7 +93,9 @@ def test_the_committed_results_are_a_full_one_thread_run() -> None:
     if RESULTS["machine"]["torch"] is not None:
         assert RESULTS["machine"]["torch"]["threads"] == 1
     assert RESULTS["headline"]["shape"] == {"B": 1, "H": 8, "n": 2048, "d": 64}
-    assert [p["n"] for p in RESULTS["scaling"]["points"] if "tiled" in p["cases"]] == [2**e for e in range(7, 15)]
+    assert [p["n"] for p in RESULTS["scaling"]["points"] if "tiled" in p["cases"]] == [
+        2**e for e in range(7, 15)
+    ]
     for case in every_stats(RESULTS):
         for clock in ("cpu", "wall"):
             s = case[clock]
@@ -125,14 +124,17 @@ def test_headline_table_shows_the_file(page: dict) -> None:
     cases = headline_cases(RESULTS)
     assert len(rows) == len(cases)
     shown = sorted((r[1], r[6]) for r in rows)  # CPU median, wall median
-    expected = sorted((ms(c["cpu"]["median"], c["cpu"]["median"]), ms(c["wall"]["median"], c["wall"]["median"]))
-                      for c in cases)
+    expected = sorted(
+        (ms(c["cpu"]["median"], c["cpu"]["median"]), ms(c["wall"]["median"], c["wall"]["median"]))
+        for c in cases
+    )
     assert shown == expected
     peak = RESULTS["peak"]["flops"] / RESULTS["peak"]["cases"]["numpy"]["cpu"]["median"] / 1e9
     rates = sorted(f"{c['flops'] / c['cpu']['median'] / 1e9:.1f}" for c in cases)
     assert sorted(r[4] for r in rows) == rates
-    assert sorted(r[5] for r in rows) == sorted(f"{100 * c['flops'] / c['cpu']['median'] / 1e9 / peak:.0f} %"
-                                                for c in cases)
+    assert sorted(r[5] for r in rows) == sorted(
+        f"{100 * c['flops'] / c['cpu']['median'] / 1e9 / peak:.0f} %" for c in cases
+    )
 
 
 def test_targets_table_states_each_verdict_from_the_file(page: dict) -> None:
@@ -171,10 +173,15 @@ def test_rnn_table_and_crossover_show_the_file(page: dict, built_site: tuple[Pat
     for row, p in zip(rows, points, strict=True):
         rnn, att = p["cases"]["rnn"]["cpu"]["median"], p["cases"]["attention"]["cpu"]["median"]
         assert row[1:] == [ms(rnn, rnn), ms(att, att), f"{att / rnn:.2f}"]
-    ratios = [(p["n"], p["cases"]["attention"]["cpu"]["median"] / p["cases"]["rnn"]["cpu"]["median"]) for p in points]
+    ratios = [
+        (p["n"], p["cases"]["attention"]["cpu"]["median"] / p["cases"]["rnn"]["cpu"]["median"])
+        for p in points
+    ]
     rising = [pair for pair in zip(ratios, ratios[1:], strict=False) if pair[0][1] <= 1 < pair[1][1]]
     (n0, r0), (n1, r1) = rising[-1]  # the last length where attention becomes the slower one
-    crossing = math.exp(math.log(n0) + (-math.log(r0)) / (math.log(r1) - math.log(r0)) * (math.log(n1) - math.log(n0)))
+    crossing = math.exp(
+        math.log(n0) + (-math.log(r0)) / (math.log(r1) - math.log(r0)) * (math.log(n1) - math.log(n0))
+    )
     html = (built_site[0] / "benchmarks" / "index.html").read_text(encoding="utf-8")
     assert re.search(rf"n = {crossing:.0f}\b", html)
 

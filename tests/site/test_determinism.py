@@ -42,8 +42,12 @@ VARIANTS = {
 def test_traces_are_identical_across_threads_and_openblas_settings() -> None:
     runs = {  # started together: the machine's two cores run them side by side; three runs in all
         name: subprocess.Popen(
-            [sys.executable, "-m", "primer_site.traces"], cwd=ROOT, env=env, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "primer_site.traces"],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         for name, env in VARIANTS.items()
     }

@@ -18,7 +18,9 @@ from primer_site import traces
 
 ROOT = ROOT_DIR
 # Every lesson page, and the module its solutions live in (its name with "_" for "-").
-LESSONS = {page.stem: page.stem.replace("-", "_") for page in sorted((ROOT / "docs" / "lessons").glob("*.md"))}
+LESSONS = {
+    page.stem: page.stem.replace("-", "_") for page in sorted((ROOT / "docs" / "lessons").glob("*.md"))
+}
 EXERCISE_RE = re.compile(r"^### Exercise (\d+): \S.*$", re.M)
 SOLUTION_RE = re.compile(r'^\?\?\? success "Solution"\n\n(?P<body>(?:    .*\n|\n)+)', re.M)
 SECTION_RE = re.compile(r"^# --8<-- \[start:(exercise_\d+)\]$", re.M)
@@ -32,7 +34,7 @@ def exercises(text: str) -> list[tuple[int, str]]:
     """(number, text up to the next exercise) for each `### Exercise N: ...` heading."""
     starts = list(EXERCISE_RE.finditer(text))
     ends = [m.start() for m in starts[1:]] + [len(text)]
-    return [(int(m[1]), text[m.start():end]) for m, end in zip(starts, ends, strict=True)]
+    return [(int(m[1]), text[m.start() : end]) for m, end in zip(starts, ends, strict=True)]
 
 
 def problems(text: str, module: str, scratch: Path) -> list[str]:
@@ -66,8 +68,10 @@ def problems(text: str, module: str, scratch: Path) -> list[str]:
             out.append(f"exercise {number}: {error}")
             continue
         if shown != [(ref, "    ", True)]:
-            out.append(f"exercise {number}: the solution shows traces {shown}, expected the "
-                       f"output of {ref} (run `make traces` to fill it)")
+            out.append(
+                f"exercise {number}: the solution shows traces {shown}, expected the "
+                f"output of {ref} (run `make traces` to fill it)"
+            )
     return out
 
 
@@ -80,22 +84,35 @@ def test_each_lesson_ends_with_exercises_and_tested_solutions(page: str, tmp_pat
 @pytest.mark.parametrize("page", LESSONS)
 def test_every_exercise_section_is_used(page: str) -> None:
     source = (ROOT / "src" / "transformer_primer" / "lessons" / f"{LESSONS[page]}.py").read_text(
-        encoding="utf-8")
+        encoding="utf-8"
+    )
     used = [f"exercise_{n}" for n, _ in exercises(page_text(page).split("\n## What to try\n")[1])]
     assert SECTION_RE.findall(source) == used
 
 
 BROKEN = {  # one fault each, made from the real self-attention page
-    "no output": (lambda t: re.sub(r"    <!-- trace: [^\n]*exercise_1 -->\n", "", t, count=1),
-                  "exercise 1: the solution shows traces []"),
-    "another section's output": (lambda t: t.replace("exercise_1 -->", "exercise_2 -->", 1),
-                                 "show the code whose output you show"),
-    "an empty output": (lambda t: re.sub(r'(exercise_2 -->\n    ```text title="Output"\n)'
-                                         r"(?:    .*\n|\n)*?(    ```\n)", r"\1\2", t),
-                        "exercise 2: the solution shows traces"),
+    "no output": (
+        lambda t: re.sub(r"    <!-- trace: [^\n]*exercise_1 -->\n", "", t, count=1),
+        "exercise 1: the solution shows traces []",
+    ),
+    "another section's output": (
+        lambda t: t.replace("exercise_1 -->", "exercise_2 -->", 1),
+        "show the code whose output you show",
+    ),
+    "an empty output": (
+        lambda t: re.sub(
+            r'(exercise_2 -->\n    ```text title="Output"\n)'
+            r"(?:    .*\n|\n)*?(    ```\n)",
+            r"\1\2",
+            t,
+        ),
+        "exercise 2: the solution shows traces",
+    ),
     "one exercise only": (lambda t: t[: t.index("### Exercise 2")], "1 exercise(s), expected 2 or 3"),
-    "no solution": (lambda t: t.replace('??? success "Solution"', "Solution:", 1),
-                    "exercise 1: 0 collapsible solutions"),
+    "no solution": (
+        lambda t: t.replace('??? success "Solution"', "Solution:", 1),
+        "exercise 1: 0 collapsible solutions",
+    ),
 }
 
 

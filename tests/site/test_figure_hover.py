@@ -8,9 +8,7 @@ numbers the page prints in its trace. The browser suite hovers a cell for real.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -61,7 +59,8 @@ def test_each_heatmap_has_a_grid_on_its_cells(rendered, name: str) -> None:
         box = (grid.left, grid.top, grid.width, grid.height)
         # matplotlib snaps an image to whole points: allow one point of a ~300-650 pt figure
         assert any(max(abs(a - b) for a, b in zip(box, p, strict=True)) < 0.004 for p in pictures), (
-            f"{name}: the grid {box} is on none of the pictures {pictures}")
+            f"{name}: the grid {box} is on none of the pictures {pictures}"
+        )
         assert len({len(row) for row in grid.texts}) == 1
 
 
@@ -69,8 +68,10 @@ def test_the_hover_texts_are_the_weights_of_the_lesson(rendered) -> None:
     ns = figures.run_section(f"{figures.LESSONS}/self_attention.py:multi_head")
     [first, second] = rendered["multi-head-weights.svg"][1]
     for head, grid in enumerate((first, second)):
-        expected = [[f"query {q!r}, key {k!r}: weight {w:.3f}" for k, w in zip(ns["tokens"], row, strict=True)]
-                    for q, row in zip(ns["tokens"], ns["weights"][head], strict=True)]
+        expected = [
+            [f"query {q!r}, key {k!r}: weight {w:.3f}" for k, w in zip(ns["tokens"], row, strict=True)]
+            for q, row in zip(ns["tokens"], ns["weights"][head], strict=True)
+        ]
         assert [list(row) for row in grid.texts] == expected
 
 
@@ -83,7 +84,9 @@ def test_the_hover_texts_agree_with_the_trace_on_the_page(rendered) -> None:
     assert len(printed) == 3
     [grid] = rendered["self-attention-weights.svg"][1]
     for (query, weights), row in zip(printed, grid.texts, strict=True):
-        from_trace = [f"query '{query}', key '{k}': weight {w}" for k, w in re.findall(r"'(\S+)' ([\d.]+)", weights)]
+        from_trace = [
+            f"query '{query}', key '{k}': weight {w}" for k, w in re.findall(r"'(\S+)' ([\d.]+)", weights)
+        ]
         assert list(row) == from_trace
 
 
@@ -91,10 +94,13 @@ def test_the_page_gets_the_grid_and_a_title_shows_as_text(rendered) -> None:
     html = '<p><img alt="x" src="../../figures/masked-weights.svg" /></p>'
     drawn = {name: figure_kit.Drawn(svg, grids, []) for name, (svg, grids) in rendered.items()}
     out = figure_kit.wrap_figures(html, drawn)
-    assert out.startswith('<p><span class="figure"><span class="heatmap"><img alt="x" '
-                          'src="../../figures/masked-weights.svg" />')
+    assert out.startswith(
+        '<p><span class="figure"><span class="heatmap"><img alt="x" src="../../figures/masked-weights.svg" />'
+    )
     assert out.count('<span class="heatmap-grid"') == 2
     # Material puts a title into its tooltip as HTML: '<pad>' must arrive as text, escaped once.
     assert "key '&amp;lt;pad&amp;gt;': weight 0.000" in out
     assert figure_kit.wrap_figures('<img alt="y" src="../figures/positional-encoding.svg" />', drawn) == (
-        '<span class="figure"><img alt="y" src="../figures/positional-encoding.svg" /></span>' + figure_kit.FIGURE_HINT)
+        '<span class="figure"><img alt="y" src="../figures/positional-encoding.svg" /></span>'
+        + figure_kit.FIGURE_HINT
+    )

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -97,12 +95,21 @@ def test_the_built_site_serves_each_figure(built_site) -> None:
 # Machado, Oliveira & Fernandes (2009), severity 1: linear-RGB matrices simulating each kind
 # of dichromacy.
 CVD = {
-    "protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
-                   [-0.003882, -0.048116, 1.051998]],
-    "deuteranopia": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
-                     [-0.011820, 0.042940, 0.968881]],
-    "tritanopia": [[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
-                   [0.004733, 0.691367, 0.303900]],
+    "protanopia": [
+        [0.152286, 1.052583, -0.204868],
+        [0.114503, 0.786281, 0.099216],
+        [-0.003882, -0.048116, 1.051998],
+    ],
+    "deuteranopia": [
+        [0.367322, 0.860646, -0.227968],
+        [0.280085, 0.672501, 0.047413],
+        [-0.011820, 0.042940, 0.968881],
+    ],
+    "tritanopia": [
+        [1.255528, -0.076749, -0.178779],
+        [-0.078411, 0.930809, 0.147602],
+        [0.004733, 0.691367, 0.303900],
+    ],
 }
 VISIONS = ["normal", *CVD]
 PAGE_BACKGROUNDS = {"light": "#ffffff", "dark": "#1e2129"}  # Material's default and slate pages
@@ -154,7 +161,7 @@ def test_line_colours_stay_apart_for_colour_blind_readers_and_show_on_both_schem
     colors = [rgb(c) for c in figure_kit.LINE_COLORS]
     for vision in VISIONS:
         for i, a in enumerate(colors):
-            for b in colors[i + 1:]:
+            for b in colors[i + 1 :]:
                 assert delta_e(a, b, vision) >= 15, (vision, a, b, delta_e(a, b, vision))
     for color in figure_kit.LINE_COLORS:
         for scheme, background in PAGE_BACKGROUNDS.items():  # WCAG 1.4.11: 3:1 for graphics
@@ -256,10 +263,18 @@ def test_the_table_html_has_headers_for_rows_and_columns(drawn) -> None:
     parser = Cells()
     parser.feed(figure_kit.table_html(table))
     cells = parser.cells
-    assert cells[:4] == [("th", "col", "query / key"), ("th", "col", "I"), ("th", "col", "love"),
-                         ("th", "col", "AI")]
-    assert cells[4:8] == [("th", "row", "I"), ("td", None, "0.875"), ("td", None, "0.024"),
-                          ("td", None, "0.101")]
+    assert cells[:4] == [
+        ("th", "col", "query / key"),
+        ("th", "col", "I"),
+        ("th", "col", "love"),
+        ("th", "col", "AI"),
+    ]
+    assert cells[4:8] == [
+        ("th", "row", "I"),
+        ("td", None, "0.875"),
+        ("td", None, "0.024"),
+        ("td", None, "0.101"),
+    ]
     assert len(cells) == 4 * 4
 
 
@@ -267,29 +282,45 @@ def test_the_alt_text_summary_is_the_largest_weight_of_each_row(drawn) -> None:
     import numpy as np
 
     tables = figure_kit.data_tables(drawn["self-attention-weights.svg"][0])
-    assert figure_kit.alt_summary(tables) == ("Largest weight of each query: 'I' on 'I' (0.875), "
-                                        "'love' on 'love' (0.806), 'AI' on 'love' (0.489).")
+    assert figure_kit.alt_summary(tables) == (
+        "Largest weight of each query: 'I' on 'I' (0.875), 'love' on 'love' (0.806), 'AI' on 'love' (0.489)."
+    )
     [reverse] = figure_kit.data_tables(drawn["reverse-cross-attention.svg"][0])
     top = np.array(reverse.values).max(axis=1)
-    assert figure_kit.alt_summary([reverse]) == (f"Largest weight of each output character being written: "
-                                           f"from {top.min():.3f} to {top.max():.3f}.")
+    assert figure_kit.alt_summary([reverse]) == (
+        f"Largest weight of each output character being written: from {top.min():.3f} to {top.max():.3f}."
+    )
     for fig, _ in drawn.values():  # each panel named once, one clause per row
         for table in figure_kit.data_tables(fig):
             if table.weights and len(table.rows) <= 6:
                 assert figure_kit.alt_summary([table]).count(" on ") == len(table.rows)
 
 
-def test_the_page_shows_the_table_after_the_figure_and_the_summary_in_the_alt_text(drawn, monkeypatch) -> None:
-    tables = {name: figure_kit.Drawn(svg, [], figure_kit.data_tables(fig)) for name, (fig, svg) in drawn.items()}
-    out = figure_kit.wrap_figures('<p><img alt="Heatmap." src="../figures/self-attention-weights.svg" /></p>', tables)
-    assert out.startswith('<p><span class="figure"><img alt="Heatmap. Largest weight of each query: '
-                          '&#x27;I&#x27; on &#x27;I&#x27; (0.875)')
-    assert (f'</span>{figure_kit.FIGURE_HINT}</p>\n<details class="figure-data"><summary>The numbers in this '
-            'figure</summary><table>') in out
+def test_the_page_shows_the_table_after_the_figure_and_the_summary_in_the_alt_text(
+    drawn, monkeypatch
+) -> None:
+    tables = {
+        name: figure_kit.Drawn(svg, [], figure_kit.data_tables(fig)) for name, (fig, svg) in drawn.items()
+    }
+    out = figure_kit.wrap_figures(
+        '<p><img alt="Heatmap." src="../figures/self-attention-weights.svg" /></p>', tables
+    )
+    assert out.startswith(
+        '<p><span class="figure"><img alt="Heatmap. Largest weight of each query: '
+        "&#x27;I&#x27; on &#x27;I&#x27; (0.875)"
+    )
+    assert (
+        f'</span>{figure_kit.FIGURE_HINT}</p>\n<details class="figure-data"><summary>The numbers in this '
+        "figure</summary><table>"
+    ) in out
     with pytest.raises(ValueError, match="alone in its paragraph"):
-        figure_kit.wrap_figures('<p><img alt="x" src="../figures/positional-encoding.svg" /> and text</p>', tables)
+        figure_kit.wrap_figures(
+            '<p><img alt="x" src="../figures/positional-encoding.svg" /> and text</p>', tables
+        )
     assert figure_kit.wrap_figures('<img alt="x" src="../figures/attention-scaling.svg" />', tables) == (
-        '<span class="figure"><img alt="x" src="../figures/attention-scaling.svg" /></span>' + figure_kit.FIGURE_HINT)
+        '<span class="figure"><img alt="x" src="../figures/attention-scaling.svg" /></span>'
+        + figure_kit.FIGURE_HINT
+    )
 
 
 def test_what_the_alt_texts_claim_is_what_the_figures_draw() -> None:
@@ -324,4 +355,6 @@ def test_what_the_alt_texts_claim_is_what_the_figures_draw() -> None:
     assert "both reaching 1" in alts["training-curves.svg"]
     assert history["token_accuracy"][-1] == 1.0 and history["valid_exact"][-1] == 1.0
     first = lambda steps, values: steps[int(np.argmax(np.asarray(values) >= 0.9))]  # noqa: E731
-    assert first(history["step"], history["token_accuracy"]) <= first(history["valid_step"], history["valid_exact"])
+    assert first(history["step"], history["token_accuracy"]) <= first(
+        history["valid_step"], history["valid_exact"]
+    )

@@ -6,9 +6,7 @@ inline code, never in code blocks or headings) must hold."""
 from __future__ import annotations
 
 import html
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,8 +23,18 @@ ENTRIES = [e for entries in SECTIONS.values() for e in entries]
 # The words the lessons lean on: each must be in the glossary (issue 5).
 REQUIRED = {
     "symbols": {"n", "n_q", "n_k", "d_model", "d_k", "d_v", "n_heads", "d_ff"},
-    "terms": {"query", "key", "value", "mask", "causal mask", "padding", "softmax", "logits",
-              "cross-attention", "teacher forcing"},
+    "terms": {
+        "query",
+        "key",
+        "value",
+        "mask",
+        "causal mask",
+        "padding",
+        "softmax",
+        "logits",
+        "cross-attention",
+        "teacher forcing",
+    },
 }
 
 
@@ -52,8 +60,10 @@ def test_the_glossary_page_shows_every_definition_once(built_site) -> None:
     site, _ = built_site
     page = (site / "glossary" / "index.html").read_text(encoding="utf-8")
     rows = re.findall(r'<tr id="([^"]+)"><td>(.*?)</td><td>(.*?)</td></tr>', page)
-    shown = {anchor: (re.sub(r"</?code>", "", forms), html.unescape(definition))
-             for anchor, forms, definition in rows}
+    shown = {
+        anchor: (re.sub(r"</?code>", "", forms), html.unescape(definition))
+        for anchor, forms, definition in rows
+    }
     assert len(rows) == len(ENTRIES) == len(shown)
     for entry in ENTRIES:
         assert shown[entry.anchor] == (html.escape(", ".join(entry.forms), quote=False), entry.definition)
@@ -73,7 +83,8 @@ def test_the_lessons_carry_the_same_definitions_on_hover(built_site) -> None:
             assert "<abbr" not in heading, f"{page.parent.name}: a definition in a heading or link"
     self_attention = (site / "lessons" / "self-attention" / "index.html").read_text(encoding="utf-8")
     assert re.search(r'<abbr title="[^"]*"><code>d_model</code></abbr>', self_attention), (
-        "a symbol in inline code has no hover definition")
+        "a symbol in inline code has no hover definition"
+    )
 
 
 # --- the hook's rules, on small inputs -----------------------------------------------------------
@@ -82,11 +93,10 @@ def test_the_lessons_carry_the_same_definitions_on_hover(built_site) -> None:
 def test_only_the_first_use_in_each_section_keeps_its_tooltip() -> None:
     q = '<abbr title="Q">query</abbr>'
     qs = '<abbr title="Q">queries</abbr>'
-    content = (f'<h2>A {q}</h2><p><a href="x">{q}</a> {q} and {qs} and {q}</p>'
-               f"<h2>B</h2><p>{qs}, {q}</p>")
+    content = f'<h2>A {q}</h2><p><a href="x">{q}</a> {q} and {qs} and {q}</p><h2>B</h2><p>{qs}, {q}</p>'
     assert HOOK.first_uses_only(content) == (
-        f'<h2>A query</h2><p><a href="x">query</a> {q} and queries and query</p>'
-        f"<h2>B</h2><p>{qs}, query</p>")
+        f'<h2>A query</h2><p><a href="x">query</a> {q} and queries and query</p><h2>B</h2><p>{qs}, query</p>'
+    )
 
 
 def test_symbols_get_a_tooltip_as_inline_code_only() -> None:
@@ -95,14 +105,18 @@ def test_symbols_get_a_tooltip_as_inline_code_only() -> None:
     block = '<pre><code><span id="__span-0-1">d_model = 8\n</span></code></pre>'
     assert HOOK.symbol_tooltips(inline + block, symbols) == (
         '<p>each row has <abbr title="Width."><code>d_model</code></abbr> numbers, '
-        '<abbr title="Length."><code>n</code></abbr> rows, <code>n_q</code></p>' + block)
+        '<abbr title="Length."><code>n</code></abbr> rows, <code>n_q</code></p>' + block
+    )
 
 
 BAD_FILES = {
     "outside a section": ("*[x]: An x.\n", "inside a section"),
     "not a definition": ("--8<-- [start:symbols]\nx: An x.\n--8<-- [end:symbols]\n", "expected '*[term]"),
     "not closed": ("--8<-- [start:symbols]\n*[x]: An x.\n", "is not closed"),
-    "a missing section": ("--8<-- [start:symbols]\n*[x]: An x.\n--8<-- [end:symbols]\n", "expected the sections"),
+    "a missing section": (
+        "--8<-- [start:symbols]\n*[x]: An x.\n--8<-- [end:symbols]\n",
+        "expected the sections",
+    ),
     "markup in a definition": ("--8<-- [start:symbols]\n*[x]: An <x>.\n--8<-- [end:symbols]\n", "plain text"),
 }
 
@@ -118,9 +132,12 @@ def test_a_malformed_glossary_file_is_refused(case: str, tmp_path: Path) -> None
 
 def test_forms_with_the_same_definition_are_one_entry(tmp_path: Path) -> None:
     path = tmp_path / "abbreviations.md"
-    path.write_text("--8<-- [start:symbols]\n*[`d_k`]: Width.\n--8<-- [end:symbols]\n"
-                    "--8<-- [start:terms]\n*[key]: A vector.\n*[keys]: A vector.\n*[mask]: Hides.\n"
-                    "--8<-- [end:terms]\n", encoding="utf-8")
+    path.write_text(
+        "--8<-- [start:symbols]\n*[`d_k`]: Width.\n--8<-- [end:symbols]\n"
+        "--8<-- [start:terms]\n*[key]: A vector.\n*[keys]: A vector.\n*[mask]: Hides.\n"
+        "--8<-- [end:terms]\n",
+        encoding="utf-8",
+    )
     sections = HOOK.read(path)
     assert [(e.forms, e.code) for e in sections["symbols"]] == [(("d_k",), True)]
     assert [e.forms for e in sections["terms"]] == [("key", "keys"), ("mask",)]

@@ -11,7 +11,9 @@ from primer_site import notebook, sections
 
 
 def included() -> set[str]:
-    pages = {ref for page in sections.all_pages() for ref in sections.includes(page.read_text(encoding="utf-8"))}
+    pages = {
+        ref for page in sections.all_pages() for ref in sections.includes(page.read_text(encoding="utf-8"))
+    }
     cells = {ref for kind, ref in notebook.NOTEBOOK_CELLS if kind == "section"}
     return pages | cells
 

@@ -57,7 +57,8 @@ def test_no_asset_is_loaded_from_another_host(built_site: tuple[Path, str]) -> N
     outside = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=["'](?:https?:)?//""")
     for page in site.rglob("*.html"):
         found = [
-            tag for tag in outside.findall(page.read_text(encoding="utf-8"))
+            tag
+            for tag in outside.findall(page.read_text(encoding="utf-8"))
             if 'rel="canonical"' not in tag  # names the page's own address; loads nothing
         ]
         assert not found, f"{page.relative_to(site)} loads from another host: {found[:3]}"
@@ -67,7 +68,9 @@ def test_the_home_page_lists_every_lesson(root: Path) -> None:
     """The home page's lesson table names every lesson page, in the order of the navigation."""
     home = (root / "docs" / "index.md").read_text(encoding="utf-8")
     listed = re.findall(r"^\| \[[^\]]+\]\(lessons/([\w-]+)\.md\)", home, re.M)
-    nav = re.findall(r"^\s+- .*: lessons/([\w-]+)\.md$", (root / "mkdocs.yml").read_text(encoding="utf-8"), re.M)
+    nav = re.findall(
+        r"^\s+- .*: lessons/([\w-]+)\.md$", (root / "mkdocs.yml").read_text(encoding="utf-8"), re.M
+    )
     pages = sorted(p.stem for p in (root / "docs" / "lessons").glob("*.md"))
     assert sorted(nav) == pages, "a lesson page is missing from the navigation"
     assert listed == nav, f"the home page lists {listed}, the navigation has {nav}"

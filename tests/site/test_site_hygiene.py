@@ -71,15 +71,26 @@ NOTEBOOK_CELL = "print(1 + 1)"
 
 
 def notebook(source: str) -> str:
-    cell = {"cell_type": "code", "execution_count": None, "id": "c0", "metadata": {}, "outputs": [],
-            "source": [source]}
+    cell = {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": "c0",
+        "metadata": {},
+        "outputs": [],
+        "source": [source],
+    }
     meta = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}}
     return json.dumps({"cells": [cell], "metadata": meta, "nbformat": 4, "nbformat_minor": 5})
 
 
-def make_project(folder: Path, *, snippet: str = "src/transformer_primer/numerics.py:softmax",
-                 target: str = "transformer_primer.numerics.softmax", link: str = "reference.md#numerics",
-                 cell: str | None = None) -> Path:
+def make_project(
+    folder: Path,
+    *,
+    snippet: str = "src/transformer_primer/numerics.py:softmax",
+    target: str = "transformer_primer.numerics.softmax",
+    link: str = "reference.md#numerics",
+    cell: str | None = None,
+) -> Path:
     """A tiny site with the repository's settings; returns its mkdocs.yml.
 
     Only the cases that are about notebooks get one: a kernel starting under load could
@@ -108,7 +119,10 @@ CASES = {
     "clean": ({"cell": NOTEBOOK_CELL}, None),
     "broken snippet": ({"snippet": "src/transformer_primer/no_such_file.py:softmax"}, "no_such_file.py"),
     "missing section": ({"snippet": "src/transformer_primer/numerics.py:no_such_section"}, "no_such_section"),
-    "unknown cross-reference": ({"target": "transformer_primer.numerics.no_such_function"}, "no_such_function"),
+    "unknown cross-reference": (
+        {"target": "transformer_primer.numerics.no_such_function"},
+        "no_such_function",
+    ),
     "notebook error": ({"cell": "raise RuntimeError('cell failed on purpose')"}, "cell failed on purpose"),
     "link to a missing page": ({"link": "no-such-page.md"}, "no-such-page.md"),
     "link to a missing anchor": ({"link": "reference.md#no-such-anchor"}, "no-such-anchor"),
@@ -125,8 +139,22 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str
         config = make_project(folder, **changes)
         running[name] = subprocess.Popen(
             # No -q: it hides warnings from --strict (an unknown cross-reference then passes).
-            [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(folder / "site")],
-            cwd=folder, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "mkdocs",
+                "build",
+                "--strict",
+                "-f",
+                str(config),
+                "-d",
+                str(folder / "site"),
+            ],
+            cwd=folder,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
     logs = {name: process.communicate(timeout=300)[0] for name, process in running.items()}
     return {name: (process.returncode, logs[name]) for name, process in running.items()}
@@ -176,7 +204,9 @@ def test_the_floor_check_catches_an_old_pin() -> None:
     old = "mkdocs-material==9.7.6\npymdown_extensions==11.0.1  # a comment\n"
     assert below_floor(old) == ["mkdocs-material 9.7.6 < 9.7.7"]
     assert below_floor("pymdown-extensions==11.0.1\n") == ["mkdocs-material unpinned < 9.7.7"]
-    assert below_floor("mkdocs-material==9.8.2\npymdown-extensions==10.21.3\n") == ["pymdown-extensions 10.21.3 < 11.0.1"]
+    assert below_floor("mkdocs-material==9.8.2\npymdown-extensions==10.21.3\n") == [
+        "pymdown-extensions 10.21.3 < 11.0.1"
+    ]
 
 
 def test_the_ranges_in_pyproject_start_at_the_floors() -> None:

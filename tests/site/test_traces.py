@@ -21,9 +21,7 @@ def test_the_site_has_traces() -> None:
     }
 
 
-@pytest.mark.parametrize(
-    "trace", TRACES, ids=[f"{t.page.stem}:{t.ref.rsplit('/', 1)[-1]}" for t in TRACES]
-)
+@pytest.mark.parametrize("trace", TRACES, ids=[f"{t.page.stem}:{t.ref.rsplit('/', 1)[-1]}" for t in TRACES])
 def test_trace_matches_what_the_code_prints(trace: traces.Trace) -> None:
     printed = traces.run_section(trace.ref)
     assert printed == trace.shown, (
@@ -72,7 +70,7 @@ def solution_page(body: str) -> str:
     fence = "```"
     return (
         f'??? success "Solution"\n\n    {fence}python\n    --8<-- "{SECTION}"\n    {fence}\n\n'
-        f"    <!-- trace: {SECTION} -->\n    {fence}text title=\"Output\"\n{body}    {fence}\n"
+        f'    <!-- trace: {SECTION} -->\n    {fence}text title="Output"\n{body}    {fence}\n'
     )
 
 
@@ -87,8 +85,9 @@ def test_an_indented_trace_is_found_and_checked(tmp_path, monkeypatch) -> None:
     assert [p for p in traces.check() if "page.md" in p] == []
 
     # One changed digit inside the block is caught ...
-    page.write_text(solution_page(traces.indented(printed.replace("2", "3", 1), "    ") + "\n"),
-                    encoding="utf-8")
+    page.write_text(
+        solution_page(traces.indented(printed.replace("2", "3", 1), "    ") + "\n"), encoding="utf-8"
+    )
     assert len([p for p in traces.check() if "page.md" in p]) == 1
     # ... and so is a line that lost its indentation (it would end the block on the page).
     lines = traces.indented(printed, "    ").split("\n")
@@ -112,13 +111,16 @@ def test_update_rewrites_an_indented_trace_with_its_indentation(tmp_path, monkey
 def test_a_marker_without_its_block_is_an_error(tmp_path) -> None:
     # The fence is not indented like the marker: the block would go unchecked, so refuse.
     page = tmp_path / "page.md"
-    page.write_text(solution_page("    x\n").replace('    ```text title="Output"', '```text'),
-                    encoding="utf-8")
+    page.write_text(
+        solution_page("    x\n").replace('    ```text title="Output"', "```text"), encoding="utf-8"
+    )
     with pytest.raises(ValueError, match="no ```text block with the marker's indentation"):
         traces.find_traces(page)
 
 
-@pytest.mark.parametrize("ref", ["../../etc/passwd:x", ".git/config", "tests/site/conftest.py:x", "src/../bench/results.json"])
+@pytest.mark.parametrize(
+    "ref", ["../../etc/passwd:x", ".git/config", "tests/site/conftest.py:x", "src/../bench/results.json"]
+)
 def test_only_code_under_src_or_bench_can_be_included_or_run(ref: str) -> None:
     with pytest.raises(ValueError, match="may include code from src/ only"):
         sections.read_section(ref)

@@ -38,8 +38,10 @@ def browser() -> Iterator[Any]:
         try:
             from playwright.sync_api import sync_playwright
         except ImportError:
-            problem = ("the playwright package is missing from this environment: "
-                       "`make setup` installs it (pip, never `playwright install`).")
+            problem = (
+                "the playwright package is missing from this environment: "
+                "`make setup` installs it (pip, never `playwright install`)."
+            )
     if problem:
         if os.environ.get("CI"):
             pytest.fail(f"CI is set and the browser tests cannot run: {problem}", pytrace=False)

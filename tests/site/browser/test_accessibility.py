@@ -47,14 +47,19 @@ def axe_runs(browser: Any, site_base: str, site_dir: Path) -> dict[str, list[a11
         "phone": a11y.audit(browser, site_base, phone_pages(pages), widths=["phone"]),
     }
     AXE_REPORT.parent.mkdir(exist_ok=True)
-    AXE_REPORT.write_text("".join(f"axe-core {a11y.AXE_VERSION}, {width}:\n{a11y.tally_table(r)}\n"
-                                  for width, r in runs.items()), encoding="utf-8")
+    AXE_REPORT.write_text(
+        "".join(
+            f"axe-core {a11y.AXE_VERSION}, {width}:\n{a11y.tally_table(r)}\n" for width, r in runs.items()
+        ),
+        encoding="utf-8",
+    )
     return runs
 
 
 @pytest.mark.slow  # several minutes: axe's colour-contrast rule costs ~3 s of CPU per page and scheme
-def test_axe_finds_no_wcag_violation_at_desktop_width(axe_runs: dict[str, list[a11y.AxeRun]],
-                                                      site_dir: Path) -> None:
+def test_axe_finds_no_wcag_violation_at_desktop_width(
+    axe_runs: dict[str, list[a11y.AxeRun]], site_dir: Path
+) -> None:
     runs = axe_runs["desktop"]
     assert {r.path for r in runs} == set(a11y.all_pages(site_dir))
     assert {r.scheme for r in runs} == {"light", "dark"}

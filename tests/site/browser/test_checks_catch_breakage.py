@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from primer_site.browser import a11y, copying, interactive, layout, page_checks, paste, serving
-from primer_site.browser.visits import MATH_DONE, CodeCopy, visit_all
+from primer_site.browser.visits import CodeCopy, visit_all
 
 pytestmark = pytest.mark.browser
 
@@ -155,15 +155,23 @@ LAYOUT = """<!doctype html>
 </article></body></html>
 """.format(first="x = 1  # " + "a long line " * 80, second="y = 2  # " + "another long line " * 60)
 
-WIDE = '<svg xmlns="http://www.w3.org/2000/svg" width="1600" height="40"><rect width="1600" height="40"/></svg>'
+WIDE = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="1600" height="40"><rect width="1600" height="40"/></svg>'
+)
 DOT = '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><circle r="2"/></svg>'
 
 
 @pytest.fixture(scope="module")
 def broken_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = tmp_path_factory.mktemp("broken-site")
-    for rel, text in {"index.html": BROKEN, "good/index.html": GOOD, "nb/index.html": NOTEBOOK,
-                      "layout/index.html": LAYOUT, "dot.svg": DOT, "wide.svg": WIDE}.items():
+    for rel, text in {
+        "index.html": BROKEN,
+        "good/index.html": GOOD,
+        "nb/index.html": NOTEBOOK,
+        "layout/index.html": LAYOUT,
+        "dot.svg": DOT,
+        "wide.svg": WIDE,
+    }.items():
         (site / rel).parent.mkdir(parents=True, exist_ok=True)
         (site / rel).write_text(text, encoding="utf-8")
     (site / "big.js").write_text("// padding\n" * 40_000, encoding="utf-8")  # ~440 KB
@@ -192,14 +200,19 @@ def test_site_pages_finds_every_index(broken_site: Path) -> None:
 
 def test_status_and_console(broken: Any) -> None:
     _, visits = broken
-    _only_about(page_checks.check_status_and_console(visits),
-                "/absent/: HTTP 404", "/: console error: boom", "/: page error: kaboom")
+    _only_about(
+        page_checks.check_status_and_console(visits),
+        "/absent/: HTTP 404",
+        "/: console error: boom",
+        "/: page error: kaboom",
+    )
 
 
 def test_local_only(broken: Any) -> None:
     base, visits = broken
-    _only_about(page_checks.check_local_only(visits, base),
-                "/: request to another host: http://example.com/x.png")
+    _only_about(
+        page_checks.check_local_only(visits, base), "/: request to another host: http://example.com/x.png"
+    )
 
 
 def test_resources(broken: Any) -> None:
@@ -210,8 +223,12 @@ def test_resources(broken: Any) -> None:
 def test_links_and_anchors(broken: Any) -> None:
     base, visits = broken
     problems = page_checks.check_links(visits, base)
-    _only_about(problems, "broken link " + base + "/missing/ (HTTP 404)",
-                "no element with id 'nowhere'", "no element with id 'not-on-this-page'")
+    _only_about(
+        problems,
+        "broken link " + base + "/missing/ (HTTP 404)",
+        "no element with id 'nowhere'",
+        "no element with id 'not-on-this-page'",
+    )
     assert "'here'" not in "\n".join(problems)
 
 
@@ -223,10 +240,12 @@ def test_images_alt(broken: Any) -> None:
 
 def test_math(broken: Any) -> None:
     _, visits = broken
-    _only_about(page_checks.check_math(visits),
-                "/: math not rendered: '\\\\(y\\\\) (no mjx-container)'",
-                "/: math not rendered: 'z (typeset but invisible: 2 of 2 glyphs have no width)'",
-                "/: raw TeX visible: 'Raw math \\\\(x\\\\)")
+    _only_about(
+        page_checks.check_math(visits),
+        "/: math not rendered: '\\\\(y\\\\) (no mjx-container)'",
+        "/: math not rendered: 'z (typeset but invisible: 2 of 2 glyphs have no width)'",
+        "/: raw TeX visible: 'Raw math \\\\(x\\\\)",
+    )
 
 
 def test_notebook_outputs(broken: Any) -> None:
@@ -244,21 +263,29 @@ def test_page_weight(broken: Any) -> None:
 def test_copy_buttons(broken: Any) -> None:
     _, visits = broken
     problems = copying.check_copy_buttons(visits)
-    _only_about(problems, "/: code block #0 (pycon): copied prompt lines ['>>> x = 1 + 1'",
-                "expected only the input lines 'x = 1 + 1\\nx\\n1 / 0'",
-                "/: code block #2 (python): copy button copied nothing",
-                "/: code block #3 (python): copied source listing is not valid Python",
-                "/: the system clipboard holds 'print(\"swapped\")', not what the last copy "
-                "button copied, 'print(\"shown\")'")
+    _only_about(
+        problems,
+        "/: code block #0 (pycon): copied prompt lines ['>>> x = 1 + 1'",
+        "expected only the input lines 'x = 1 + 1\\nx\\n1 / 0'",
+        "/: code block #2 (python): copy button copied nothing",
+        "/: code block #3 (python): copied source listing is not valid Python",
+        "/: the system clipboard holds 'print(\"swapped\")', not what the last copy "
+        "button copied, 'print(\"shown\")'",
+    )
 
 
 def test_copied_python_runs(broken: Any) -> None:
     _, visits = broken
     blocks = copying.runnable_python(visits)
-    assert list(blocks) == ["raise SystemExit(3)", 'for i in range(2):\n    print(i)\nprint("done")',
-                            'x = 41\nx\nprint("shown")', 'print("shown")']
-    _only_about(copying.run_python_blocks(blocks, timeout=60),
-                "/ block #1: copied code fails when run: exit code 3")
+    assert list(blocks) == [
+        "raise SystemExit(3)",
+        'for i in range(2):\n    print(i)\nprint("done")',
+        'x = 41\nx\nprint("shown")',
+        'print("shown")',
+    ]
+    _only_about(
+        copying.run_python_blocks(blocks, timeout=60), "/ block #1: copied code fails when run: exit code 3"
+    )
 
 
 def test_phone(broken: Any, browser: Any) -> None:
@@ -266,37 +293,51 @@ def test_phone(broken: Any, browser: Any) -> None:
     problems, widths = interactive.check_phone(browser, base, ["/", "/good/"], timeout_ms=500)
     assert widths["/"][0] > 375 and widths["/good/"] == (375, 375), widths
     text = "\n".join(problems)
-    for expected in ("/: scrolls sideways at 375px wide", "/: the navigation drawer does not open",
-                     "/good/: no visible navigation button"):
+    for expected in (
+        "/: scrolls sideways at 375px wide",
+        "/: the navigation drawer does not open",
+        "/good/: no visible navigation button",
+    ):
         assert expected in text, text
 
 
 def test_search_and_palette(broken: Any, browser: Any) -> None:
     base, _ = broken
     assert interactive.check_search(browser, base, "softmax", timeout_ms=500) == [
-        "/: no search box (input.md-search__input)"]
+        "/: no search box (input.md-search__input)"
+    ]
     assert interactive.check_palette_toggle(browser, base, timeout_ms=500) == [
-        "/: no visible palette toggle (schemes so far: [None])"]
+        "/: no visible palette toggle (schemes so far: [None])"
+    ]
 
 
 def test_reading_aids(broken: Any, browser: Any) -> None:
     base, visits = broken
-    _only_about(page_checks.check_footer_links(visits, ["/"]),
-                "/: no previous link in the footer", "/: no next link in the footer")
-    _only_about(page_checks.check_abbreviations(visits, ["/"]),
-                "/: no term with a definition on hover", "/: 1 <abbr> inside code blocks")
-    problems, shown = interactive.check_hover(browser, base, "/", ["p abbr[title]", "#nowhere"],
-                                            timeout_ms=500)
+    _only_about(
+        page_checks.check_footer_links(visits, ["/"]),
+        "/: no previous link in the footer",
+        "/: no next link in the footer",
+    )
+    _only_about(
+        page_checks.check_abbreviations(visits, ["/"]),
+        "/: no term with a definition on hover",
+        "/: 1 <abbr> inside code blocks",
+    )
+    problems, shown = interactive.check_hover(
+        browser, base, "/", ["p abbr[title]", "#nowhere"], timeout_ms=500
+    )
     assert shown == [], shown
-    _only_about(problems, "/: hovering 'p abbr[title]' shows no tooltip "
-                "'A definition that no tooltip shows'", "/: nothing matches '#nowhere'")
+    _only_about(
+        problems,
+        "/: hovering 'p abbr[title]' shows no tooltip 'A definition that no tooltip shows'",
+        "/: nothing matches '#nowhere'",
+    )
 
 
 def test_pycon_input_without_line_spans() -> None:
     """Without line spans the prompts are read from the text."""
     shown = ">>> for i in range(2):\n...     i\n0\n1\n>>> 'done'\n'done'\n"
-    copy = CodeCopy(index=0, classes="language-pycon", shown=shown, copied=None,
-                              source_listing=False)
+    copy = CodeCopy(index=0, classes="language-pycon", shown=shown, copied=None, source_listing=False)
     assert copying.pycon_input(copy) == "for i in range(2):\n    i\n'done'"
 
 
@@ -308,12 +349,16 @@ def test_pasting_at_the_prompt(broken: Any) -> None:
     assert blocks['print("shown")'].trace is None
     assert blocks['x = 41\nx\nprint("shown")'].trace == "shown\n"
     problems = paste.check_pasted(list(blocks.values()), timeout=60)
-    _only_about(problems, "/ block #1: pasted at the python prompt, it fails:\n(exit code 3)",
-                "/ block #4: pasted at the python prompt, it fails:",
-                "SyntaxError: invalid syntax",
-                "/ block #5: pasted at the python prompt, it prints what the page does not show:",
-                "+41", "/ block #6: pasted at the python prompt, it prints what the page does not show:\n"
-                "--- on the page\n+++ printed at the prompt\n@@ -0,0 +1 @@\n+shown")
+    _only_about(
+        problems,
+        "/ block #1: pasted at the python prompt, it fails:\n(exit code 3)",
+        "/ block #4: pasted at the python prompt, it fails:",
+        "SyntaxError: invalid syntax",
+        "/ block #5: pasted at the python prompt, it prints what the page does not show:",
+        "+41",
+        "/ block #6: pasted at the python prompt, it prints what the page does not show:\n"
+        "--- on the page\n+++ printed at the prompt\n@@ -0,0 +1 @@\n+shown",
+    )
     assert len(problems) == 4, problems
 
 
@@ -327,28 +372,40 @@ def test_layout(broken: Any, browser: Any) -> None:
         return layout.measure(browser, base, ["/layout/", "/good/"], {"width": width, "height": 800})
 
     desktop = layout.desktop_problems(measure(1280))
-    _only_about(desktop, '/layout/ at 1280px: code block "x = 1 # a long line',
-                '/layout/ at 1280px: code block "y = 2 # another long line',
-                "/layout/ at 1280px: a copy button covers text: code block",
-                '/layout/ at 1280px: figure "" is')
+    _only_about(
+        desktop,
+        '/layout/ at 1280px: code block "x = 1 # a long line',
+        '/layout/ at 1280px: code block "y = 2 # another long line',
+        "/layout/ at 1280px: a copy button covers text: code block",
+        '/layout/ at 1280px: figure "" is',
+    )
     phone = layout.phone_problems(measure(390))
-    _only_about(phone, '/layout/ at 390px: code block "x = 1 # a long line a long line a long line '
-                'a long" scrolls sideways', "without its scroll shadows",
-                '/layout/ at 390px: figure "" scrolls sideways', "without saying so")
+    _only_about(
+        phone,
+        '/layout/ at 390px: code block "x = 1 # a long line a long line a long line a long" scrolls sideways',
+        "without its scroll shadows",
+        '/layout/ at 390px: figure "" scrolls sideways',
+        "without saying so",
+    )
     assert not [p for p in phone if "another long line" in p], phone
 
 
 def test_axe(broken: Any, browser: Any) -> None:
     base, _ = broken
-    runs = a11y.audit(browser, base, ["/", "/good/"], schemes=["light"], widths=["desktop"],
-                      math_timeout_ms=300)
+    runs = a11y.audit(
+        browser, base, ["/", "/good/"], schemes=["light"], widths=["desktop"], math_timeout_ms=300
+    )
     assert [r.version for r in runs] == [a11y.AXE_VERSION] * 2
     problems = a11y.check_axe(runs, material=False)
-    _only_about(problems, "/ (light, desktop): color-contrast (serious), 1 element(s)",
-                "insufficient color contrast of 2.84", "Faint grey text",
-                "/ (light, desktop): link-in-text-block (serious)",
-                "/ (light, desktop): scrollable-region-focusable (serious)",
-                "/ (light, desktop): image-alt (critical)")
+    _only_about(
+        problems,
+        "/ (light, desktop): color-contrast (serious), 1 element(s)",
+        "insufficient color contrast of 2.84",
+        "Faint grey text",
+        "/ (light, desktop): link-in-text-block (serious)",
+        "/ (light, desktop): scrollable-region-focusable (serious)",
+        "/ (light, desktop): image-alt (critical)",
+    )
     assert not [p for p in problems if p.startswith("/good/")], problems
     # Not a Material site: the scheme it shows is not the one asked for.
     assert "/good/ (light, desktop): Material shows scheme None, not 'default'" in a11y.check_axe(runs)
@@ -359,12 +416,14 @@ def test_keyboard_and_scroll_boxes(broken: Any, browser: Any) -> None:
     base, _ = broken
     problems = a11y.check_keyboard(browser, base, "/good/", timeout_ms=500)
     text = "\n".join(problems)
-    for expected in ("/good/: the first Tab does not focus a skip link",
-                     "/good/: the palette toggle cannot be reached with Tab",
-                     "/good/: the search box cannot be reached with Tab",
-                     "/good/: only 0 navigation link(s) reached with Tab",
-                     "/good/: a copy button cannot be reached with Tab",
-                     "/good/: a collapsed solution cannot be reached with Tab"):
+    for expected in (
+        "/good/: the first Tab does not focus a skip link",
+        "/good/: the palette toggle cannot be reached with Tab",
+        "/good/: the search box cannot be reached with Tab",
+        "/good/: only 0 navigation link(s) reached with Tab",
+        "/good/: a copy button cannot be reached with Tab",
+        "/good/: a collapsed solution cannot be reached with Tab",
+    ):
         assert expected in text, text
     problems, boxes = a11y.check_scroll_boxes(browser, base, "/", math_timeout_ms=300)
     assert boxes == 1
@@ -377,6 +436,8 @@ def test_motion_and_zoom(broken: Any, browser: Any) -> None:
     base, _ = broken
     moving = a11y.check_reduced_motion(browser, base, ["/", "/good/"])
     assert moving == ['/: <span class="">: animation spin 2s'], moving
-    _only_about(a11y.check_zoom(browser, base, ["/", "/good/"], math_timeout_ms=300),
-                "/ at 640x450: the page scrolls sideways (content 20",
-                '/ at 640x450: <span class=""> cut off by <div class="">: text cut off by its')
+    _only_about(
+        a11y.check_zoom(browser, base, ["/", "/good/"], math_timeout_ms=300),
+        "/ at 640x450: the page scrolls sideways (content 20",
+        '/ at 640x450: <span class=""> cut off by <div class="">: text cut off by its',
+    )

@@ -33,8 +33,7 @@ def test_copied_python_blocks_run(visits: list[Visit]) -> None:
     blocks = copying.runnable_python(visits)
     assert blocks, "no runnable python block found on any page"
     problems = copying.run_python_blocks(blocks)
-    assert not problems, f"{len(problems)} of {len(blocks)} block(s) fail:\n" + "\n\n".join(
-        problems)
+    assert not problems, f"{len(problems)} of {len(blocks)} block(s) fail:\n" + "\n\n".join(problems)
 
 
 # The notebook's own code, kept verbatim (tests/site/test_sketch.py): its functions have blank lines

@@ -40,9 +40,7 @@ def test_every_requested_resource_loads(visits: list[Visit]) -> None:
     _fail_if(page_checks.check_resources(visits), "resources (404 or failed)")
 
 
-def test_every_internal_link_and_anchor_resolves(
-    visits: list[Visit], site_base: str
-) -> None:
+def test_every_internal_link_and_anchor_resolves(visits: list[Visit], site_base: str) -> None:
     _fail_if(page_checks.check_links(visits, site_base), "internal links and anchors")
 
 
@@ -89,9 +87,7 @@ def test_dark_light_toggle(browser: Any, site_base: str) -> None:
     _fail_if(interactive.check_palette_toggle(browser, site_base), "the palette toggle")
 
 
-def test_lessons_fit_a_phone_and_the_drawer_opens(
-    browser: Any, site_base: str, pages: list[str]
-) -> None:
+def test_lessons_fit_a_phone_and_the_drawer_opens(browser: Any, site_base: str, pages: list[str]) -> None:
     """At 375x812, no lesson scrolls sideways and the hamburger opens the navigation drawer."""
     lessons = [p for p in pages if p.startswith("/lessons/")]
     assert lessons, pages

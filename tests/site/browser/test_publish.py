@@ -70,5 +70,9 @@ def test_the_404_page_works_at_any_missing_address(browser: Any, site_base: str)
         err.close()
     assert code == 404 and "404 - Not found" in body, (code, body[:500])
     root = urllib.parse.urlsplit(site_base).path
-    assert all(urllib.parse.urlsplit(u).path.startswith(root + "/") for v in visits for u in v.requests
-               if urllib.parse.urlsplit(u).netloc == urllib.parse.urlsplit(site_base).netloc)
+    assert all(
+        urllib.parse.urlsplit(u).path.startswith(root + "/")
+        for v in visits
+        for u in v.requests
+        if urllib.parse.urlsplit(u).netloc == urllib.parse.urlsplit(site_base).netloc
+    )

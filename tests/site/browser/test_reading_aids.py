@@ -7,17 +7,14 @@ they fail on pages without these aids.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from primer_site import ROOT as ROOT_DIR
-from primer_site import glossary
-from primer_site import traces
+from primer_site import glossary, traces
 from primer_site.browser import interactive, page_checks, serving
 from primer_site.browser.visits import Visit
 
@@ -54,26 +51,32 @@ def test_lessons_define_terms_on_hover_and_code_blocks_are_untouched(
 def test_hovering_a_term_shows_its_glossary_definition(browser: Any, site_base: str) -> None:
     """A word of the prose (`query`) and a symbol written as inline code (`d_model`)."""
     problems, shown = interactive.check_hover(
-        browser, site_base, LESSON, ["article p abbr[title]", "article abbr[title]:has(> code)"])
+        browser, site_base, LESSON, ["article p abbr[title]", "article abbr[title]:has(> code)"]
+    )
     _fail_if(problems, "definitions on hover")
     assert set(shown) <= glossary_definitions(), shown
 
 
-def test_hovering_a_heatmap_cell_shows_the_weight_the_trace_prints(
-    browser: Any, site_base: str
-) -> None:
+def test_hovering_a_heatmap_cell_shows_the_weight_the_trace_prints(browser: Any, site_base: str) -> None:
     # The trace beside the first figure prints "'I' attends: 'I' 0.875, 'love' 0.024, ...".
-    [trace] = [t for t in traces.find_traces(ROOT / "docs" / "lessons" / "self-attention.md")
-               if t.ref.endswith(":step_by_step")]
+    [trace] = [
+        t
+        for t in traces.find_traces(ROOT / "docs" / "lessons" / "self-attention.md")
+        if t.ref.endswith(":step_by_step")
+    ]
     query, row = re.search(r"^  '(\S+)' attends: (.*)$", trace.shown, re.M).groups()
     key, weight = re.findall(r"'(\S+)' ([\d.]+)", row)[1]  # row 0, column 1
     first = '.heatmap:has(img[src$="self-attention-weights.svg"]) .heatmap-grid > span:nth-child(2)'
-    padded = ('.heatmap:has(img[src$="masked-weights.svg"]) .heatmap-grid:nth-of-type(2) '
-              "> span:nth-child(3)")  # the padding panel: query 'hi', key '<pad>'
+    padded = (
+        '.heatmap:has(img[src$="masked-weights.svg"]) .heatmap-grid:nth-of-type(2) '
+        "> span:nth-child(3)"
+    )  # the padding panel: query 'hi', key '<pad>'
     problems, shown = interactive.check_hover(browser, site_base, LESSON, [first, padded])
     _fail_if(problems, "heatmap cells on hover")
-    assert shown == [f"query '{query}', key '{key}': weight {weight}",
-                     "query 'hi', key '<pad>': weight 0.000"]
+    assert shown == [
+        f"query '{query}', key '{key}': weight {weight}",
+        "query 'hi', key '<pad>': weight 0.000",
+    ]
 
 
 def test_notebook_pages_use_the_width_and_keep_output_lines(
@@ -93,9 +96,7 @@ NARROW_NOTEBOOK = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 """
 
 
-def test_the_notebook_check_catches_a_narrow_cell_and_a_wrapped_output(
-    browser: Any, tmp_path: Path
-) -> None:
+def test_the_notebook_check_catches_a_narrow_cell_and_a_wrapped_output(browser: Any, tmp_path: Path) -> None:
     (tmp_path / "nb").mkdir()
     (tmp_path / "nb" / "index.html").write_text(NARROW_NOTEBOOK, encoding="utf-8")
     with serving.serve(tmp_path) as base:
