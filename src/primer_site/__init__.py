@@ -10,6 +10,7 @@ Modules, in the order data flows through them:
 - ``traces``: runs each section as a reader pastes it, and checks or rewrites the printed
   traces on the pages (``python -m primer_site.traces [--update]``, ``make traces``);
 - ``notebook``: the original notebook's page, generated from the lesson sections;
+- ``lesson_notebooks``: every lesson page as a downloadable notebook, made at build time;
 - ``figure_kit`` and ``figures``: the figures, drawn from the very sections whose traces
   the pages show, each declaring what it reads;
 - ``glossary``: the Glossary page and the definitions shown on hover;

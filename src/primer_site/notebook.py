@@ -41,15 +41,25 @@ def build_notebook() -> str:
     cells = []
     for number, (kind, content) in enumerate(NOTEBOOK_CELLS):
         source = read_section(content).rstrip("\n") if kind == "section" else content
-        cell: dict[str, object] = {
-            "cell_type": "markdown" if kind == "markdown" else "code",
-            "id": f"cell-{number}",
-            "metadata": {},
-            "source": source.splitlines(keepends=True),
-        }
-        if cell["cell_type"] == "code":
-            cell.update(execution_count=None, outputs=[])
-        cells.append(cell)
+        cells.append(cell("markdown" if kind == "markdown" else "code", source, number))
+    return notebook_json(cells)
+
+
+def cell(kind: str, source: str, number: int, metadata: dict[str, object] | None = None) -> dict[str, object]:
+    """One notebook cell (``kind`` "markdown" or "code"), its id made from ``number``."""
+    made: dict[str, object] = {
+        "cell_type": kind,
+        "id": f"cell-{number}",
+        "metadata": metadata or {},
+        "source": source.splitlines(keepends=True),
+    }
+    if kind == "code":
+        made.update(execution_count=None, outputs=[])
+    return made
+
+
+def notebook_json(cells: list[dict[str, object]]) -> str:
+    """A Python 3 notebook (nbformat 4.5) holding ``cells``, as JSON text."""
     notebook = {
         "cells": cells,
         "metadata": {

@@ -13,7 +13,9 @@ It wires the site's tools into the build, event by event:
   ``<!-- bench: NAME -->`` and ``<!-- refusals: NAME -->`` lines are replaced by the tables
   generated from ``bench/results.json`` and from the table of refused inputs;
 - ``on_page_content``: each figure gets its box, hover grids, numbers and alt text
-  (``figure_kit.wrap_figures``); glossary terms get their tooltips.
+  (``figure_kit.wrap_figures``); glossary terms get their tooltips;
+- ``on_post_build``: every lesson is written as a notebook beside its page
+  (``lesson_notebooks``), which the page's download button (``overrides/main.html``) links.
 
 It is registered by the project's ``pyproject.toml`` (``[project.entry-points."mkdocs.plugins"]``).
 """
@@ -28,7 +30,7 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from . import bench_page, bench_report, figures, glossary, refusals
+from . import bench_page, bench_report, figures, glossary, lesson_notebooks, refusals
 from .figure_kit import Drawn, wrap_figures
 from .sections import includes, source_file
 
@@ -69,8 +71,17 @@ class PrimerPlugin(BasePlugin):  # type: ignore[type-arg]  # MkDocs' BasePlugin 
         if bench_page.MARKER.search(markdown):
             markdown = bench_page.render(markdown, bench_report.load())
         markdown = refusals.render(markdown)
+        if page.file.abs_src_path and Path(page.file.abs_src_path) in lesson_notebooks.lesson_pages():
+            page.meta["notebook"] = lesson_notebooks.notebook_name(Path(page.file.abs_src_path))
         return glossary.add_abbreviations(markdown, page.file.src_uri)
 
     def on_page_content(self, html: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
         """Figures in their boxes with their numbers; tooltips on glossary terms."""
         return glossary.add_tooltips(wrap_figures(html, self.drawn), page.file.src_uri)
+
+    def on_post_build(self, *, config: MkDocsConfig) -> None:
+        """Write each lesson's notebook beside its page, its links under the site's address."""
+        for page in lesson_notebooks.lesson_pages():
+            target = Path(config.site_dir) / lesson_notebooks.site_path(page)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(lesson_notebooks.build(page, config.site_url or ""), encoding="utf-8")
