@@ -27,6 +27,7 @@ from transformer_primer.attention import (
     split_heads,
     tiled_attention,
 )
+from transformer_primer.bpe import BytePairEncoder, train_bpe
 from transformer_primer.layers import DecoderLayer, Embedding, EncoderLayer, FeedForward, LayerNorm
 from transformer_primer.masks import causal_mask, padding_mask
 from transformer_primer.model import Transformer, TransformerConfig
@@ -58,6 +59,7 @@ CONFIG = TransformerConfig(vocab_size=6, d_model=4, n_heads=2, d_ff=8, max_len=5
 MODEL = Transformer(CONFIG, rng())
 MEMORY = MODEL.encode(np.array([3, 4, 5]))  # (3, 4)
 X = np.ones((3, 4))  # (n, d_model)
+BPE = train_bpe("abc", 1)  # one merge: ids 0..256
 Q = np.ones((2, 3))  # (n, d_k)
 FF = FeedForward(4, 8, rng())
 LN = LayerNorm(4)
@@ -728,6 +730,58 @@ CASES = [
         lambda: Transformer(TransformerConfig(vocab_size=6, d_model=10**6, n_heads=1), rng()),
         ValueError,
         ("config is too large", "a model of about"),
+    ),
+    # --- byte-pair encoding ------------------------------------------------------------
+    Case(
+        "train_bpe: bytes for text",
+        lambda: train_bpe(b"bytes", 3),
+        TypeError,
+        ("text must be a str", "bytes"),
+    ),
+    Case(
+        "train_bpe: a lone surrogate in the text",
+        lambda: train_bpe("a\ud800b", 3),
+        ValueError,
+        ("text contains", "index 1", "lone surrogate"),
+    ),
+    Case(
+        "train_bpe: negative n_merges",
+        lambda: train_bpe("abc", -1),
+        ValueError,
+        ("n_merges must be", ">= 0", "-1"),
+    ),
+    Case(
+        "train_bpe: float n_merges", lambda: train_bpe("abc", 2.0), TypeError, ("n_merges must be", "float")
+    ),
+    Case(
+        "train_bpe: n_merges too large",
+        lambda: train_bpe("abc", 10**6),
+        ValueError,
+        ("n_merges must be", "<= 100000"),
+    ),
+    Case(
+        "BytePairEncoder.encode: None",
+        lambda: BPE.encode(None),
+        TypeError,
+        ("text must be a str", "NoneType"),
+    ),
+    Case(
+        "BytePairEncoder.decode: an id out of range",
+        lambda: BPE.decode([256, 999]),
+        ValueError,
+        ("token id 999 is out of range", "ids 0..256"),
+    ),
+    Case(
+        "BytePairEncoder.decode: a float id",
+        lambda: BPE.decode([1.0]),
+        TypeError,
+        ("token id must be an int", "float"),
+    ),
+    Case(
+        "BytePairEncoder: a merge of tokens that do not exist yet",
+        lambda: BytePairEncoder(((300, 1),), (1,)),
+        ValueError,
+        ("merge 0 joins tokens (300, 1)", "only tokens 0..255 exist"),
     ),
 ]
 
