@@ -32,7 +32,12 @@ from transformer_primer.layers import DecoderLayer, Embedding, EncoderLayer, Fee
 from transformer_primer.masks import causal_mask, padding_mask
 from transformer_primer.model import Transformer, TransformerConfig
 from transformer_primer.numerics import softmax
-from transformer_primer.positional import sinusoidal_positional_encoding
+from transformer_primer.positional import (
+    alibi_bias,
+    alibi_slopes,
+    rotary_embedding,
+    sinusoidal_positional_encoding,
+)
 from transformer_primer.rnn import ElmanRNN
 from transformer_primer.trace import fmt, show, step
 
@@ -730,6 +735,49 @@ CASES = [
         lambda: Transformer(TransformerConfig(vocab_size=6, d_model=10**6, n_heads=1), rng()),
         ValueError,
         ("config is too large", "a model of about"),
+    ),
+    # --- RoPE and ALiBi -----------------------------------------------------------------
+    Case(
+        "rotary_embedding: an odd width",
+        lambda: rotary_embedding(np.ones((3, 5))),
+        ValueError,
+        ("x must have an even last axis", "d = 5"),
+    ),
+    Case(
+        "rotary_embedding: one position for three rows",
+        lambda: rotary_embedding(np.ones((3, 4)), positions=[0]),
+        ValueError,
+        ("positions must be 3 non-negative integers", "shape (1,)"),
+    ),
+    Case(
+        "rotary_embedding: a negative position",
+        lambda: rotary_embedding(np.ones((2, 4)), positions=[0, -1]),
+        ValueError,
+        ("positions must be 2 non-negative integers",),
+    ),
+    Case(
+        "rotary_embedding: base 0",
+        lambda: rotary_embedding(np.ones((2, 4)), base=0),
+        ValueError,
+        ("base must be", "> 0"),
+    ),
+    Case(
+        "alibi_slopes: no heads",
+        lambda: alibi_slopes(0),
+        ValueError,
+        ("n_heads must be an integer >= 1", "0"),
+    ),
+    Case(
+        "alibi_bias: fewer keys than queries",
+        lambda: alibi_bias(2, 4, 3),
+        ValueError,
+        ("n_k must be an integer >= 4", "3"),
+    ),
+    Case(
+        "alibi_bias: too large",
+        lambda: alibi_bias(8, 10**6, 10**6),
+        ValueError,
+        ("n_k is too large", "(n_heads, n_q, n_k)"),
     ),
     # --- byte-pair encoding ------------------------------------------------------------
     Case(

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 from ._checks import check_positive_int, describe
 
+__all__ = ["BytePairEncoder", "pretokenize", "train_bpe"]
+
 N_BYTES = 256
 """Tokens 0-255 are the byte values; merge ``i`` makes token ``256 + i``."""
 
@@ -40,6 +42,11 @@ WORD_RE = re.compile(r" ?[^\W\d_]+| ?\d+| ?[^\s\w]+|_+|\s+(?!\S)|\s+")
 
 def pretokenize(text: str) -> list[str]:
     """Cut ``text`` into the pieces that merges never cross (words, numbers, symbols, spaces).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``text`` is not a str, or holds a lone surrogate (which UTF-8 cannot encode).
 
     Examples
     --------
@@ -63,6 +70,12 @@ class BytePairEncoder:
         Merge ``i`` joins the pair ``merges[i]`` into the new token ``256 + i``, in this order.
     counts : tuple of int
         How often each merged pair occurred in the training text when it was merged.
+
+    Raises
+    ------
+    ValueError
+        If a merge joins a token that does not exist before it. ``encode`` and ``decode``
+        raise TypeError or ValueError for a text that is not a str or an unknown token id.
 
     Examples
     --------
@@ -148,7 +161,15 @@ class BytePairEncoder:
 
 # --8<-- [start:train]
 def merge(word: Sequence[int], pair: tuple[int, int], new: int) -> list[int]:
-    """``word`` with every occurrence of ``pair``, left to right, replaced by the token ``new``."""
+    """``word`` with every occurrence of ``pair``, left to right, replaced by the token ``new``.
+
+    A step of ``train_bpe`` and of ``encode``, which have checked their input.
+
+    Examples
+    --------
+    >>> merge([1, 2, 1, 2, 2], (1, 2), 256)
+    [256, 256, 2]
+    """
     out: list[int] = []
     i = 0
     while i < len(word):
@@ -174,6 +195,12 @@ def train_bpe(text: str, n_merges: int) -> BytePairEncoder:
     Returns
     -------
     BytePairEncoder
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``text`` is not a str (or holds a lone surrogate), or ``n_merges`` is not an
+        integer in 0 .. 100,000.
 
     Examples
     --------
