@@ -229,10 +229,15 @@ _COPY_ALL = r"""async ([selector, sentinel]) => {
       await new Promise(r => setTimeout(r, 0));
       item.copied = seen;
       if (seen === null) {  // no execCommand('copy'): click again, read the system clipboard
+        // The clipboard is written asynchronously: on a loaded machine 100 ms was not enough
+        // (a CI run saw 52 buttons "copy nothing"), so wait up to 3 s for it to change.
         await navigator.clipboard.writeText(sentinel);
         button.click();
-        await new Promise(r => setTimeout(r, 100));
-        const text = await navigator.clipboard.readText();
+        let text = sentinel;
+        for (let waited = 0; text === sentinel && waited < 3000; waited += 50) {
+          await new Promise(r => setTimeout(r, 50));
+          text = await navigator.clipboard.readText();
+        }
         item.copied = text === sentinel ? null : text;
       }
     }
