@@ -344,6 +344,14 @@ class Visitor:
         record.abbrs, record.abbrs_in_code = data["abbrs"], data["abbrsInCode"]
         if copy:
             result = page.evaluate(_COPY_ALL, [COPY_BUTTONS, _SENTINEL])
+            # A scripted click that copied nothing is tried once more as a reader's click (real
+            # input events): on a machine loaded with other work, a burst of scripted clicks in a
+            # row was seen to copy nothing while the same buttons copied fine when clicked.
+            missed = [i for i, b in enumerate(result["blocks"]) if b["copied"] is None and not b["error"]]
+            for i in missed:
+                result["blocks"][i]["copied"] = self.copy_by_click(i)
+            if missed:
+                result["clipboard"] = self.copy_by_click(len(result["blocks"]) - 1)
             record.copies = [
                 CodeCopy(
                     index=i,
@@ -361,6 +369,19 @@ class Visitor:
             record.clipboard = result["clipboard"]
         self.settle()  # late requests (favicon, search worker) still count for this page
         return record
+
+    def copy_by_click(self, index: int, timeout_s: float = 5.0) -> str | None:
+        """Click copy button number ``index`` as a reader does; what reached the clipboard."""
+        page = self.page
+        page.evaluate("s => navigator.clipboard.writeText(s)", _SENTINEL)
+        page.locator(COPY_BUTTONS).nth(index).click(timeout=timeout_s * 1000)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            text = page.evaluate("() => navigator.clipboard.readText()")
+            if text != _SENTINEL:
+                return str(text)
+            page.wait_for_timeout(50)
+        return None
 
     def close(self) -> None:
         """Wait for late requests, then close the browser context."""
