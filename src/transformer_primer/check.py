@@ -31,6 +31,7 @@ check                                  your function, as the package's
 ``make_batch``                         ``make_batch(vocab, task, texts)``
 ``cross_entropy``                      ``cross_entropy(logits, targets, pad_id)``
 ``tiled_attention``                    ``tiled_attention(q, k, v, mask=None, block_size=128)``
+``residual``                           ``residual(x, sublayer, norm, norm_first)`` (``Residual``)
 =====================================  ==================================================
 """
 
@@ -50,7 +51,7 @@ from .grad import cross_entropy as _cross_entropy
 from .grad import embedding_backward as _embedding_backward
 from .grad import softmax_backward as _softmax_backward
 from .kernels import scaled_dot_product_attention as _attention
-from .layers import LayerNorm
+from .layers import LayerNorm, Residual
 from .masks import causal_mask as _causal_mask
 from .masks import padding_mask as _padding_mask
 from .numerics import softmax as _softmax
@@ -67,6 +68,7 @@ __all__ = [
     "make_batch",
     "merge_heads",
     "padding_mask",
+    "residual",
     "scaled_dot_product_attention",
     "sinusoidal_positional_encoding",
     "softmax",
@@ -1281,3 +1283,73 @@ def tiled_attention(fn: Fn) -> None:
         "tiled_attention",
         "blocks of 8, 4 and 3 over 8 keys with a growing maximum, a mask, an all-masked query",
     )
+
+
+def residual(fn: Fn) -> None:
+    """Check your ``residual(x, sublayer, norm, norm_first)`` against [Residual][transformer_primer.layers.Residual].
+
+    Post-norm (``norm_first=False``, the paper): ``norm(x + sublayer(x))``; pre-norm
+    (``norm_first=True``): ``x + sublayer(norm(x))``. Tried with both orders on a (3, 4)
+    input, a sublayer ``h -> tanh(h w)`` and a layer norm with gamma 1 and beta 0.
+
+    Parameters
+    ----------
+    fn : callable
+        Your function, ``fn(x, sublayer, norm, norm_first)`` where ``sublayer`` and ``norm``
+        are callables from (..., d_model) to (..., d_model).
+
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not callable.
+    AssertionError
+        If ``fn`` is wrong; the message says how.
+
+    Examples
+    --------
+    >>> from transformer_primer import check
+    >>> def my_residual(x, sublayer, norm, norm_first):
+    ...     return x + sublayer(norm(x)) if norm_first else norm(x + sublayer(x))
+    >>> check.residual(my_residual)  # doctest: +ELLIPSIS
+    check.residual passed: ...
+    >>> def wrong(x, sublayer, norm, norm_first):  # the text says post-norm, the code is pre-norm
+    ...     return x + sublayer(norm(x))
+    >>> check.residual(wrong)
+    Traceback (most recent call last):
+    ...
+    AssertionError: your post-norm block (norm_first=False) computes x + sublayer(norm(x)), which is pre-norm: the paper's post-norm is norm(x + sublayer(x))
+    """
+    fn = _need_callable("residual", fn)
+    name, rng = "residual", _rng()
+    x = rng.normal(size=(3, 4))
+    norm = LayerNorm(4)
+
+    w = rng.normal(size=(4, 4))
+
+    def sublayer(h: Array) -> Array:
+        return np.tanh(h @ w)  # not affine: a layer norm would undo an affine map
+
+    def layer_norm(h: Array) -> Array:
+        return norm(h)
+
+    post = Residual(norm, norm_first=False)(x, sublayer, {})  # norm(x + sublayer(x))
+    pre = Residual(norm, norm_first=True)(x, sublayer, {})  # x + sublayer(norm(x))
+    for norm_first, want, other in ((False, post, pre), (True, pre, post)):
+        call = f"residual(x, sublayer, norm, norm_first={norm_first}) with x (3, 4)"
+        got = _array(name, _call(name, fn, call, x, sublayer, layer_norm, norm_first), call, (3, 4))
+        if _close(got, want):
+            continue
+        if _close(got, other) and not norm_first:
+            raise AssertionError(
+                "your post-norm block (norm_first=False) computes x + sublayer(norm(x)), which is pre-norm: "
+                "the paper's post-norm is norm(x + sublayer(x))"
+            )
+        if _close(got, other):
+            raise AssertionError(
+                "your pre-norm block (norm_first=True) computes norm(x + sublayer(x)), which is post-norm: "
+                "pre-norm is x + sublayer(norm(x))"
+            )
+        if _close(got, norm(sublayer(x))) or _close(got, sublayer(norm(x))):
+            raise AssertionError("your block drops the residual: add x (the input) back")
+        raise AssertionError(f"your {call} differs from the reference by up to {_gap(got, want)}")
+    _passed("residual", "post-norm norm(x + sublayer(x)) and pre-norm x + sublayer(norm(x)) on (3, 4)")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from transformer_primer import attention, check, grad, kernels, masks, numerics, positional, tasks
-from transformer_primer.layers import LayerNorm
+from transformer_primer.layers import LayerNorm, Residual
 
 Fn = Callable[..., Any]
 
@@ -662,6 +662,22 @@ MISTAKES: list[tuple[str, str, Fn, str]] = [
     ),
 ]
 
+MISTAKES += [
+    (
+        "post-norm text, pre-norm code",
+        "residual",
+        lambda x, f, norm, norm_first: x + f(norm(x)),
+        "which is pre-norm",
+    ),
+    (
+        "pre-norm text, post-norm code",
+        "residual",
+        lambda x, f, norm, norm_first: norm(x + f(x)),
+        "which is post-norm",
+    ),
+    ("residual dropped", "residual", lambda x, f, norm, norm_first: norm(f(x)), "drops the residual"),
+]
+
 REFERENCES: dict[str, Fn] = {
     "softmax": numerics.softmax,
     "causal_mask": masks.causal_mask,
@@ -677,6 +693,9 @@ REFERENCES: dict[str, Fn] = {
     "make_batch": tasks.make_batch,
     "cross_entropy": grad.cross_entropy,
     "tiled_attention": kernels.tiled_attention,
+    "residual": lambda x, sublayer, norm, norm_first: Residual(LayerNorm(x.shape[-1]), norm_first)(
+        x, sublayer, {}
+    ),
 }
 
 
