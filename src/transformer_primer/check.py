@@ -1,7 +1,7 @@
 """Check your own code: one check per package function a learner may rewrite.
 
 Write your own version of a function of this package, with the same signature, and call
-the check named after it::
+the check named after it:
 
     from transformer_primer import check
     check.softmax(my_softmax)
@@ -15,24 +15,22 @@ says that too. No pytest is needed: it works at the prompt and in a notebook.
 
 Each check is named after the function it checks, with that function's signature:
 
-=====================================  ==================================================
-check                                  your function, as the package's
-=====================================  ==================================================
-``softmax``                            ``softmax(x, axis=-1)``
-``causal_mask``                        ``causal_mask(n)``
-``padding_mask``                       ``padding_mask(lengths, n)``
-``scaled_dot_product_attention``       ``scaled_dot_product_attention(q, k, v, mask=None)``
-``split_heads``, ``merge_heads``       ``split_heads(x, n_heads)``, ``merge_heads(x)``
-``layer_norm``                         ``layer_norm(x, gamma, beta, eps=1e-5)``
-``softmax_backward``                   ``softmax_backward(dweights, weights)``
-``attention_backward``                 ``attention_backward(dout, q, k, v, weights)``
-``embedding_backward``                 ``embedding_backward(dout, ids, vocab_size)``
-``sinusoidal_positional_encoding``     ``sinusoidal_positional_encoding(n_positions, d_model)``
-``make_batch``                         ``make_batch(vocab, task, texts)``
-``cross_entropy``                      ``cross_entropy(logits, targets, pad_id)``
-``tiled_attention``                    ``tiled_attention(q, k, v, mask=None, block_size=128)``
-``residual``                           ``residual(x, sublayer, norm, norm_first)`` (``Residual``)
-=====================================  ==================================================
+| check | your function, as the package's |
+| --- | --- |
+| ``softmax`` | ``softmax(x, axis=-1)`` |
+| ``causal_mask`` | ``causal_mask(n)`` |
+| ``padding_mask`` | ``padding_mask(lengths, n)`` |
+| ``scaled_dot_product_attention`` | ``scaled_dot_product_attention(q, k, v, mask=None)`` |
+| ``split_heads``, ``merge_heads`` | ``split_heads(x, n_heads)``, ``merge_heads(x)`` |
+| ``layer_norm`` | ``layer_norm(x, gamma, beta, eps=1e-5)`` |
+| ``softmax_backward`` | ``softmax_backward(dweights, weights)`` |
+| ``attention_backward`` | ``attention_backward(dout, q, k, v, weights)`` |
+| ``embedding_backward`` | ``embedding_backward(dout, ids, vocab_size)`` |
+| ``sinusoidal_positional_encoding`` | ``sinusoidal_positional_encoding(n_positions, d_model)`` |
+| ``make_batch`` | ``make_batch(vocab, task, texts)`` |
+| ``cross_entropy`` | ``cross_entropy(logits, targets, pad_id)`` |
+| ``tiled_attention`` | ``tiled_attention(q, k, v, mask=None, block_size=128)`` |
+| ``residual`` | ``residual(x, sublayer, norm, norm_first)`` (``Residual``) |
 """
 
 from __future__ import annotations
