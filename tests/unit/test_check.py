@@ -730,6 +730,7 @@ def test_the_package_passes_its_own_check(name: str, capsys: pytest.CaptureFixtu
     getattr(check, name)(REFERENCES[name])
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and out.startswith(f"check.{name} passed: "), out
+    assert len(out) <= 101, f"{len(out) - 1} characters: too wide for a trace on the page"
 
 
 @pytest.mark.parametrize("name", sorted(LEARNER))
