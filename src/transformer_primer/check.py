@@ -1130,7 +1130,9 @@ def cross_entropy(fn: Fn) -> None:
     result = _tuple(name, _call(name, fn, call, logits, targets, pad), call, 3, "(loss, dlogits, real)")
     loss, dlogits, real = result
     want_loss, want_d, _ = _cross_entropy(logits, targets, pad)
-    if np.ndim(loss) != 0 or not isinstance(np.asarray(loss).item(), float):  # a float, np.float64 or 0-d array
+    if np.ndim(loss) != 0 or not isinstance(
+        np.asarray(loss).item(), float
+    ):  # a float, np.float64 or 0-d array
         raise AssertionError(
             f"your loss is {describe(loss)}: return one number (a float), the mean over real targets"
         )
