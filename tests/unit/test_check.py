@@ -77,6 +77,8 @@ def attention_with(
             scores = np.where(mask, -np.inf, scores)
         elif masking == "multiply":
             scores = scores * mask
+        elif masking == "-1e9":
+            scores = np.where(mask, scores, -1e9)
         elif masking == "additive":
             scores = scores + (1.0 - mask.astype(scores.dtype)) * -1e9
     weights = good_softmax(scores, axis=axis, zeros=zeros)
@@ -663,6 +665,24 @@ MISTAKES: list[tuple[str, str, Fn, str]] = [
 ]
 
 MISTAKES += [
+    (
+        "softmax treats -inf as 0",
+        "softmax",
+        lambda x, axis=-1: good_softmax(np.where(np.isneginf(x), 0.0, x), axis),
+        "a -inf score must get weight exactly 0",
+    ),
+    (
+        "attention softmax over axis 1",
+        "scaled_dot_product_attention",
+        functools.partial(attention_with, axis=1),
+        "your attention is right for one sequence but not for a batch",
+    ),
+    (
+        "attention masks with -1e9",
+        "scaled_dot_product_attention",
+        functools.partial(attention_with, masking="-1e9"),
+        ": such a query gets zero weights",
+    ),
     (
         "post-norm text, pre-norm code",
         "residual",
