@@ -1213,6 +1213,12 @@ def tiled_attention(fn: Fn) -> None:
     >>> from transformer_primer import check, kernels
     >>> check.tiled_attention(kernels.tiled_attention)  # doctest: +ELLIPSIS
     check.tiled_attention passed: ...
+    >>> def wrong(q, k, v, mask=None, block_size=128):  # forgets the mask
+    ...     return kernels.tiled_attention(q, k, v, block_size=block_size)
+    >>> check.tiled_attention(wrong)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    AssertionError: your tiled_attention(q, k, v, mask, block_size=3) is wrong for the queries that may see some keys: set the masked scores to -inf
     """
     fn = _need_callable("tiled_attention", fn)
     name, rng = "tiled attention", _rng()
@@ -1241,17 +1247,17 @@ def tiled_attention(fn: Fn) -> None:
         )
     mask = np.tril(np.ones((3, 8), dtype=bool), k=4)  # query i sees keys 0..i+4
     mask[2] = False  # query 2 sees no key
-    call = "tiled_attention(q, k, v, mask, block_size=3) where query 2 may see no key"
+    call = "tiled_attention(q, k, v, mask, block_size=3)"  # query 2 may see no key
     with np.errstate(all="ignore"):
         got = _array(name, _call(name, fn, call, q, k, v, mask, block_size=3), call, (3, 3))
     want, _ = _ref_attention(q, k, v, mask)
     if not _close(got[:2], want[:2]):
         raise AssertionError(
-            f"your {call} is wrong for the queries that see some keys: set masked scores to -inf"
+            f"your {call} is wrong for the queries that may see some keys: set the masked scores to -inf"
         )
     if not _close(got[2:], want[2:]):
         raise AssertionError(
-            f"your {call} gives {got[2].tolist()} for query 2: a query that may see no key gets a zero output "
+            f"your {call} gives {got[2].tolist()} for query 2, which may see no key: it gets a zero output "
             "(exp(-inf - -inf) is nan: treat a running maximum of -inf as 0)"
         )
     _passed("tiled_attention", "blocks of 8, 4 and 3 of 8 keys, a mask, a no-key query")

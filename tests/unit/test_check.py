@@ -654,7 +654,7 @@ MISTAKES: list[tuple[str, str, Fn, str]] = [
         "tiled attention ignores the mask",
         "tiled_attention",
         functools.partial(tiled_with, mistake="ignores mask"),
-        "set masked scores to -inf",
+        "set the masked scores to -inf",
     ),
     (
         "tiled attention nan for an all-masked query",
