@@ -175,7 +175,8 @@ def softmax(fn: Fn) -> None:
     >>> check.softmax(wrong)
     Traceback (most recent call last):
     ...
-    AssertionError: your softmax normalises over axis 0, not over axis=-1: each row of scores (the last axis by default) must sum to 1
+    AssertionError: your softmax normalises over axis 0, not over axis=-1: each row of
+    scores (the last axis by default) must sum to 1
     """
     fn = _need_callable("softmax", fn)
     name, rng = "softmax", _rng()
@@ -277,7 +278,8 @@ def causal_mask(fn: Fn) -> None:
     >>> check.causal_mask(lambda n: np.triu(np.ones((n, n), dtype=bool)))
     Traceback (most recent call last):
     ...
-    AssertionError: your mask lets query 0 see key 1: it is transposed (rows are queries, columns are keys: np.tril, not np.triu)
+    AssertionError: your mask lets query 0 see key 1: it is transposed (rows are queries,
+    columns are keys: np.tril, not np.triu)
     """
     fn = _need_callable("causal_mask", fn)
     name = "causal_mask"
@@ -340,7 +342,8 @@ def padding_mask(fn: Fn) -> None:
     >>> check.padding_mask(wrong)
     Traceback (most recent call last):
     ...
-    AssertionError: your mask has shape (3, 4, 1) = (batch, n, 1): it masks queries, not keys (it is transposed); the axis of size 1 stands for the queries: (batch, 1, n)
+    AssertionError: your mask has shape (3, 4, 1) = (batch, n, 1): it masks queries, not
+    keys (it is transposed); the axis of size 1 stands for the queries: (batch, 1, n)
     """
     fn = _need_callable("padding_mask", fn)
     name = "padding_mask"
@@ -418,7 +421,8 @@ def scaled_dot_product_attention(fn: Fn) -> None:
     Examples
     --------
     >>> from transformer_primer import check, kernels
-    >>> check.scaled_dot_product_attention(kernels.scaled_dot_product_attention)  # doctest: +ELLIPSIS
+    >>> reference = kernels.scaled_dot_product_attention
+    >>> check.scaled_dot_product_attention(reference)  # doctest: +ELLIPSIS
     check.scaled_dot_product_attention passed: ...
     >>> from transformer_primer.numerics import softmax
     >>> def wrong(q, k, v, mask=None):
@@ -427,7 +431,8 @@ def scaled_dot_product_attention(fn: Fn) -> None:
     >>> check.scaled_dot_product_attention(wrong)
     Traceback (most recent call last):
     ...
-    AssertionError: your scores are not divided by sqrt(d_k) = sqrt(4) = 2: scores = q @ k^T / sqrt(d_k)
+    AssertionError: your scores are not divided by sqrt(d_k) = sqrt(4) = 2: scores = q @ k^T
+    / sqrt(d_k)
     """
     fn = _need_callable("scaled_dot_product_attention", fn)
     name, rng = "attention", _rng()
@@ -574,7 +579,8 @@ def split_heads(fn: Fn) -> None:
     >>> check.split_heads(lambda x, n_heads: x.reshape(n_heads, x.shape[0], -1))
     Traceback (most recent call last):
     ...
-    AssertionError: your heads mix tokens: you reshaped straight to (n_heads, n, d_k) without the transpose; reshape to (n, n_heads, d_k), then swap the first two axes
+    AssertionError: your heads mix tokens: you reshaped straight to (n_heads, n, d_k)
+    without the transpose; reshape to (n, n_heads, d_k), then swap the first two axes
     """
     fn = _need_callable("split_heads", fn)
     name = "split_heads"
@@ -637,7 +643,8 @@ def merge_heads(fn: Fn) -> None:
     >>> check.merge_heads(lambda x: x.reshape(x.shape[1], -1))
     Traceback (most recent call last):
     ...
-    AssertionError: your merge mixes tokens: you reshaped (n_heads, n, d_k) straight to (n, d_model); swap the head and position axes first, then reshape
+    AssertionError: your merge mixes tokens: you reshaped (n_heads, n, d_k) straight to (n,
+    d_model); swap the head and position axes first, then reshape
     """
     fn = _need_callable("merge_heads", fn)
     name = "merge_heads"
@@ -703,7 +710,8 @@ def layer_norm(fn: Fn) -> None:
     >>> check.layer_norm(wrong)
     Traceback (most recent call last):
     ...
-    AssertionError: your layer norm uses the unbiased variance (ddof=1): use x.var(axis=-1) (ddof=0), as the paper's and PyTorch's layer norm do
+    AssertionError: your layer norm uses the unbiased variance (ddof=1): use x.var(axis=-1)
+    (ddof=0), as the paper's and PyTorch's layer norm do
     """
     fn = _need_callable("layer_norm", fn)
     name, rng, eps = "layer norm", _rng(), 1e-5
@@ -773,7 +781,8 @@ def softmax_backward(fn: Fn) -> None:
     >>> check.softmax_backward(lambda dweights, weights: dweights * weights)
     Traceback (most recent call last):
     ...
-    AssertionError: your gradient misses the term -p * sum(dp * p): each score moves every weight of its row (the softmax's Jacobian is diag(p) - p p^T)
+    AssertionError: your gradient misses the term -p * sum(dp * p): each score moves every
+    weight of its row (the softmax's Jacobian is diag(p) - p p^T)
     """
     fn = _need_callable("softmax_backward", fn)
     name, rng = "softmax_backward", _rng()
@@ -836,7 +845,8 @@ def attention_backward(fn: Fn) -> None:
     >>> check.attention_backward(wrong)
     Traceback (most recent call last):
     ...
-    AssertionError: your dq and dk are 2 = sqrt(d_k) times too large: the forward divided the scores by sqrt(d_k), so their gradient is divided by it too
+    AssertionError: your dq and dk are 2 = sqrt(d_k) times too large: the forward divided
+    the scores by sqrt(d_k), so their gradient is divided by it too
     """
     fn = _need_callable("attention_backward", fn)
     name, rng = "attention_backward", _rng()
@@ -908,7 +918,9 @@ def embedding_backward(fn: Fn) -> None:
     >>> check.embedding_backward(wrong)
     Traceback (most recent call last):
     ...
-    AssertionError: your gradient keeps only one occurrence of a repeated token: dweight[ids] += dout writes each row once; use np.add.at(dweight, ids, dout) so repeats add up
+    AssertionError: your gradient keeps only one occurrence of a repeated token:
+    dweight[ids] += dout writes each row once; use np.add.at(dweight, ids, dout) so repeats
+    add up
     """
     fn = _need_callable("embedding_backward", fn)
     name, rng = "embedding_backward", _rng()
@@ -963,7 +975,8 @@ def sinusoidal_positional_encoding(fn: Fn) -> None:
     Examples
     --------
     >>> from transformer_primer import check, positional
-    >>> check.sinusoidal_positional_encoding(positional.sinusoidal_positional_encoding)  # doctest: +ELLIPSIS
+    >>> reference = positional.sinusoidal_positional_encoding
+    >>> check.sinusoidal_positional_encoding(reference)  # doctest: +ELLIPSIS
     check.sinusoidal_positional_encoding passed: ...
     >>> import numpy as np
     >>> def wrong(n_positions, d_model):
@@ -972,7 +985,8 @@ def sinusoidal_positional_encoding(fn: Fn) -> None:
     >>> check.sinusoidal_positional_encoding(wrong)
     Traceback (most recent call last):
     ...
-    AssertionError: you put all the sines first, then all the cosines (two halves): the paper interleaves them, sin on even columns 2i and cos on odd columns 2i + 1
+    AssertionError: you put all the sines first, then all the cosines (two halves): the
+    paper interleaves them, sin on even columns 2i and cos on odd columns 2i + 1
     """
     fn = _need_callable("sinusoidal_positional_encoding", fn)
     name = "positional encoding"
@@ -1049,7 +1063,9 @@ def make_batch(fn: Fn) -> None:
     >>> check.make_batch(wrong)
     Traceback (most recent call last):
     ...
-    AssertionError: your decoder input equals its target: teacher forcing shifts by one (input = <bos> + target, target = target + <eos>), so that each position predicts the next token instead of copying its own
+    AssertionError: your decoder input equals its target: teacher forcing shifts by one
+    (input = <bos> + target, target = target + <eos>), so that each position predicts the
+    next token instead of copying its own
     """
     fn = _need_callable("make_batch", fn)
     name = "make_batch"
@@ -1119,7 +1135,8 @@ def cross_entropy(fn: Fn) -> None:
     >>> check.cross_entropy(wrong)
     Traceback (most recent call last):
     ...
-    AssertionError: your dlogits are N = 4 times too large: it is the gradient of the mean loss, (softmax - onehot) / N with N the number of real targets
+    AssertionError: your dlogits are N = 4 times too large: it is the gradient of the mean
+    loss, (softmax - onehot) / N with N the number of real targets
     """
     fn = _need_callable("cross_entropy", fn)
     name, rng, pad = "cross_entropy", _rng(), 0
@@ -1218,7 +1235,8 @@ def tiled_attention(fn: Fn) -> None:
     >>> check.tiled_attention(wrong)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    AssertionError: your tiled_attention(q, k, v, mask, block_size=3) is wrong for the queries that may see some keys: set the masked scores to -inf
+    AssertionError: your tiled_attention(q, k, v, mask, block_size=3) is wrong for the
+    queries that may see some keys: set the masked scores to -inf
     """
     fn = _need_callable("tiled_attention", fn)
     name, rng = "tiled attention", _rng()
@@ -1290,12 +1308,13 @@ def residual(fn: Fn) -> None:
     ...     return x + sublayer(norm(x)) if norm_first else norm(x + sublayer(x))
     >>> check.residual(my_residual)  # doctest: +ELLIPSIS
     check.residual passed: ...
-    >>> def wrong(x, sublayer, norm, norm_first):  # the text says post-norm, the code is pre-norm
+    >>> def wrong(x, sublayer, norm, norm_first):  # post-norm in the text, pre-norm here
     ...     return x + sublayer(norm(x))
     >>> check.residual(wrong)
     Traceback (most recent call last):
     ...
-    AssertionError: your post-norm block (norm_first=False) computes x + sublayer(norm(x)), which is pre-norm: the paper's post-norm is norm(x + sublayer(x))
+    AssertionError: your post-norm block (norm_first=False) computes x + sublayer(norm(x)),
+    which is pre-norm: the paper's post-norm is norm(x + sublayer(x))
     """
     fn = _need_callable("residual", fn)
     name, rng = "residual", _rng()
