@@ -89,6 +89,12 @@ def _need_callable(check: str, fn: object) -> Fn:
     return fn
 
 
+def _what(x: object) -> str:
+    """``describe``, cut short: a learner's wrong result can be a long list."""
+    text = describe(x)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _call(name: str, fn: Fn, call: str, *args: Any, **kwargs: Any) -> Any:
     """Run the learner's function; if it raises, say so as the diagnosis."""
     try:
@@ -100,7 +106,7 @@ def _call(name: str, fn: Fn, call: str, *args: Any, **kwargs: Any) -> Any:
 def _array(name: str, result: object, call: str, shape: tuple[int, ...] | None = None) -> Array:
     """The result as an array of the expected shape, or a diagnosis."""
     if not isinstance(result, np.ndarray):
-        raise AssertionError(f"your {name} returned {describe(result)} for {call}: return a numpy array")
+        raise AssertionError(f"your {name} returned {_what(result)} for {call}: return a numpy array")
     if shape is not None and result.shape != shape:
         raise AssertionError(f"your {name} returned shape {result.shape} for {call}: expected {shape}")
     return result
@@ -108,7 +114,7 @@ def _array(name: str, result: object, call: str, shape: tuple[int, ...] | None =
 
 def _tuple(name: str, result: object, call: str, n: int, what: str) -> tuple[Any, ...]:
     if not isinstance(result, tuple) or len(result) != n:
-        raise AssertionError(f"your {name} returned {describe(result)} for {call}: return a tuple {what}")
+        raise AssertionError(f"your {name} returned {_what(result)} for {call}: return a tuple {what}")
     return result
 
 
