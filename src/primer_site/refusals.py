@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transformer_primer import _checks
+from transformer_primer import _checks, check
 from transformer_primer.attention import (
     MultiHeadAttention,
     merge_heads,
@@ -830,6 +830,31 @@ CASES = [
         lambda: BytePairEncoder(((300, 1),), (1,)),
         ValueError,
         ("merge 0 joins tokens (300, 1)", "only tokens 0..255 exist"),
+    ),
+    # --- check: the argument must be the learner's function ---------------------------------
+    Case(
+        "check.softmax: None instead of a function",
+        lambda: check.softmax(None),
+        TypeError,
+        ("fn must be your function", "check.softmax(my_softmax)", "NoneType None"),
+    ),
+    Case(
+        "check.causal_mask: the mask instead of the function",
+        lambda: check.causal_mask(np.tril(np.ones((3, 3), dtype=bool))),
+        TypeError,
+        ("fn must be your function", "check.causal_mask(my_causal_mask)", "array of shape (3, 3)"),
+    ),
+    Case(
+        "check.scaled_dot_product_attention: the function's result",
+        lambda: check.scaled_dot_product_attention((np.ones((2, 3)), np.ones((2, 2)))),
+        TypeError,
+        ("fn must be your function", "signature of the package's scaled_dot_product_attention", "tuple"),
+    ),
+    Case(
+        "check.layer_norm: the function's name",
+        lambda: check.layer_norm("my_layer_norm"),
+        TypeError,
+        ("fn must be your function", "check.layer_norm(my_layer_norm)", "str 'my_layer_norm'"),
     ),
 ]
 

@@ -113,3 +113,21 @@ print("softmax(scores / sqrt(3)):", fmt(weights))
 print("without 'hat':            ", fmt(softmax(scores[:3] / np.sqrt(3))))
 print("'cat' + 'hat' together:   ", fmt(weights[0] + weights[3]))
 # --8<-- [end:exercise_3]
+
+
+# --8<-- [start:yourself_softmax]
+import numpy as np
+
+from transformer_primer import check
+
+
+def my_softmax(x, axis=-1):
+    x = np.asarray(x)
+    row_max = np.max(x, axis=axis, keepdims=True)  # subtract it: every exponent <= 0, no overflow
+    row_max = np.where(np.isneginf(row_max), 0.0, row_max).astype(x.dtype)  # an all -inf row: no shift
+    e = np.exp(x - row_max)  # a -inf score gives exactly 0
+    total = np.sum(e, axis=axis, keepdims=True)
+    return np.divide(e, total, out=np.zeros_like(e), where=total > 0)  # an all -inf row: zeros, not nan
+
+check.softmax(my_softmax)
+# --8<-- [end:yourself_softmax]

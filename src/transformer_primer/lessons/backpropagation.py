@@ -82,3 +82,36 @@ for norm_first, name in ((False, "post-norm"), (True, "pre-norm ")):
     print(f"{name}: x and {count - 1} weight arrays, every relative error < 1e-6: {worst < 1e-6}")
 # --8<-- [end:exercise_3]
 
+
+
+# --8<-- [start:yourself_backward]
+import math
+
+import numpy as np
+
+from transformer_primer import check
+
+
+def my_softmax_backward(dweights, weights):
+    inner = np.sum(dweights * weights, axis=-1, keepdims=True)  # each score moves its whole row
+    return weights * (dweights - inner)
+
+
+def my_attention_backward(dout, q, k, v, weights):
+    dv = np.swapaxes(weights, -1, -2) @ dout  # (..., n_k, d_v)
+    dweights = dout @ np.swapaxes(v, -1, -2)  # (..., n_q, n_k)
+    dscores = my_softmax_backward(dweights, weights) / math.sqrt(q.shape[-1])  # the forward's scale
+    return dscores @ k, np.swapaxes(dscores, -1, -2) @ q, dv  # dq, dk, dv
+
+
+def my_embedding_backward(dout, ids, vocab_size):
+    d_model = dout.shape[-1]
+    dweight = np.zeros((vocab_size, d_model))
+    rows = dout.reshape(-1, d_model) * math.sqrt(d_model)  # the forward multiplied by sqrt(d_model)
+    np.add.at(dweight, ids.ravel(), rows)  # a repeated id adds up; dweight[ids] += rows would not
+    return dweight
+
+check.softmax_backward(my_softmax_backward)
+check.attention_backward(my_attention_backward)
+check.embedding_backward(my_embedding_backward)
+# --8<-- [end:yourself_backward]

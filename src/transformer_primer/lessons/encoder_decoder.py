@@ -183,3 +183,25 @@ for text in ("hello world", "abc"):
     zero = greedy(np.zeros_like(memory))
     print(f"{text!r:<14} real memory -> {greedy(memory)!r:<14} zero memory -> {zero!r}")
 # --8<-- [end:exercise_3]
+
+
+# --8<-- [start:yourself_layer_norm]
+import numpy as np
+
+from transformer_primer import check
+
+
+def my_layer_norm(x, gamma, beta, eps=1e-5):
+    mean = x.mean(axis=-1, keepdims=True)  # over the d_model features of each position
+    var = x.var(axis=-1, keepdims=True)  # the biased variance (ddof=0)
+    return (x - mean) / np.sqrt(var + eps) * gamma + beta
+
+
+def my_residual(x, sublayer, norm, norm_first):
+    if norm_first:  # pre-norm
+        return x + sublayer(norm(x))
+    return norm(x + sublayer(x))  # post-norm, as in the paper
+
+check.layer_norm(my_layer_norm)
+check.residual(my_residual)
+# --8<-- [end:yourself_layer_norm]

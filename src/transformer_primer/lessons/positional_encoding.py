@@ -147,3 +147,22 @@ largest = np.abs(shifted - pe[k:]).max()
 print(f"largest |PE[pos] R - PE[pos + {k}]| over pos = 0..{n_positions - k - 1}:", fmt(largest))
 print("R is a rotation, largest |R R^T - I|:", fmt(np.abs(rotation @ rotation.T - np.eye(d_model)).max()))
 # --8<-- [end:exercise_3]
+
+
+# --8<-- [start:yourself_positional_encoding]
+import numpy as np
+
+from transformer_primer import check
+
+
+def my_positional_encoding(n_positions, d_model):
+    pos = np.arange(n_positions)[:, None]  # (n_positions, 1)
+    two_i = np.arange(0, d_model, 2)  # the even columns 0, 2, 4, ...
+    angle = pos / 10000.0 ** (two_i / d_model)  # one angle per (sin, cos) pair
+    pe = np.zeros((n_positions, d_model))
+    pe[:, 0::2] = np.sin(angle)  # even columns: sin
+    pe[:, 1::2] = np.cos(angle[:, : d_model // 2])  # odd columns: cos of the same angle
+    return pe
+
+check.sinusoidal_positional_encoding(my_positional_encoding)
+# --8<-- [end:yourself_positional_encoding]

@@ -178,3 +178,69 @@ for name, heads in (("split_heads", right), ("plain reshape", wrong)):
 
 print("same shape:", right.shape == wrong.shape, "  same numbers:", bool((right == wrong).all()))
 # --8<-- [end:exercise_2]
+
+
+# --8<-- [start:yourself_attention]
+import math
+
+import numpy as np
+
+from transformer_primer import check
+
+
+def my_attention(q, k, v, mask=None):
+    d_k = q.shape[-1]
+    scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(d_k)  # (..., n_q, n_k); not k.T on a batch
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)  # True = may attend; a blocked key gets weight 0
+    row_max = np.max(scores, axis=-1, keepdims=True)
+    row_max = np.where(np.isneginf(row_max), 0.0, row_max).astype(scores.dtype)
+    e = np.exp(scores - row_max)
+    total = e.sum(axis=-1, keepdims=True)  # over the keys: the last axis
+    weights = np.divide(e, total, out=np.zeros_like(e), where=total > 0)  # a query that sees no key: 0
+    return weights @ v, weights  # (..., n_q, d_v), (..., n_q, n_k)
+
+check.scaled_dot_product_attention(my_attention)
+# --8<-- [end:yourself_attention]
+
+
+# --8<-- [start:yourself_masks]
+import numpy as np
+
+from transformer_primer import check
+
+
+def my_causal_mask(n):
+    query = np.arange(n)[:, None]  # rows are queries
+    key = np.arange(n)[None, :]  # columns are keys
+    return key <= query  # (n, n): query i sees keys 0..i, itself included
+
+
+def my_padding_mask(lengths, n):
+    real = np.arange(n)[None, :] < np.asarray(lengths)[:, None]  # (batch, n): key j is real if j < length
+    return real[:, None, :]  # (batch, 1, n): the axis of size 1 stands for the queries
+
+check.causal_mask(my_causal_mask)
+check.padding_mask(my_padding_mask)
+# --8<-- [end:yourself_masks]
+
+
+# --8<-- [start:yourself_heads]
+import numpy as np
+
+from transformer_primer import check
+
+
+def my_split_heads(x, n_heads):
+    *lead, n, d_model = x.shape
+    x = x.reshape(*lead, n, n_heads, d_model // n_heads)  # cut each position's row into heads
+    return np.swapaxes(x, -3, -2)  # (..., n_heads, n, d_k)
+
+
+def my_merge_heads(x):
+    *lead, n_heads, n, d_k = x.shape
+    return np.swapaxes(x, -3, -2).reshape(*lead, n, n_heads * d_k)  # (..., n, d_model)
+
+check.split_heads(my_split_heads)
+check.merge_heads(my_merge_heads)
+# --8<-- [end:yourself_heads]

@@ -127,3 +127,34 @@ for name, peak in peaks.items():
     print(f"{name}: each doubling of n multiplies the peak by "
           + ", ".join(f"{b / a:.1f}" for a, b in zip(peak, peak[1:], strict=False)))
 # --8<-- [end:exercise_2]
+
+
+# --8<-- [start:yourself_tiled_attention]
+import math
+
+import numpy as np
+
+from transformer_primer import check
+
+
+def my_tiled_attention(q, k, v, mask=None, block_size=128):
+    n_k = k.shape[-2]
+    m = np.full((*q.shape[:-1], 1), -np.inf)  # running maximum of each query's scores
+    l_sum = np.zeros((*q.shape[:-1], 1))  # running sum of its weights
+    o = np.zeros((*q.shape[:-1], v.shape[-1]))  # running weighted sum of the values
+    for start in range(0, n_k, block_size):  # the last block may be shorter
+        stop = min(start + block_size, n_k)
+        s = q @ np.swapaxes(k[..., start:stop, :], -1, -2) / math.sqrt(q.shape[-1])
+        if mask is not None:
+            s = np.where(mask[..., start:stop], s, -np.inf)
+        m_new = np.maximum(m, s.max(axis=-1, keepdims=True))
+        m_use = np.where(np.isneginf(m_new), 0.0, m_new)  # no key seen yet: nothing to shift
+        rescale = np.exp(m - m_use)  # move the old sums to the new maximum
+        p = np.exp(s - m_use)
+        l_sum = rescale * l_sum + p.sum(axis=-1, keepdims=True)
+        o = rescale * o + p @ v[..., start:stop, :]
+        m = m_new
+    return np.divide(o, l_sum, out=np.zeros_like(o), where=l_sum > 0)  # a query that sees no key: 0
+
+check.tiled_attention(my_tiled_attention)
+# --8<-- [end:yourself_tiled_attention]

@@ -189,3 +189,37 @@ for t, char in enumerate(output):
 
 print(f"{same} of {len(output)} rows look most at a copy of the character they write")
 # --8<-- [end:exercise_3]
+
+
+# --8<-- [start:yourself_training]
+import numpy as np
+
+from transformer_primer import check
+from transformer_primer.tasks import target
+
+
+def my_make_batch(vocab, task, texts):
+    targets = [vocab.encode(target(task, t)) for t in texts]
+    n_y = max(len(t) for t in targets) + 1  # room for <bos> (input) or <eos> (target)
+    tgt_in = np.full((len(texts), n_y), vocab.pad_id, dtype=np.int64)
+    tgt_out = np.full((len(texts), n_y), vocab.pad_id, dtype=np.int64)
+    for row, ids in enumerate(targets):
+        tgt_in[row, : len(ids) + 1] = [vocab.bos_id, *ids]  # what the decoder reads
+        tgt_out[row, : len(ids) + 1] = [*ids, vocab.eos_id]  # what it must predict: shifted by one
+    return vocab.encode_batch(texts), tgt_in, tgt_out
+
+
+def my_cross_entropy(logits, targets, pad_id):
+    real = targets != pad_id  # (..., n)
+    count = int(real.sum())
+    shifted = logits - logits.max(axis=-1, keepdims=True)  # no overflow
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))  # log_softmax
+    picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]  # (..., n)
+    loss = -float(picked[real].sum()) / count  # the mean over the real targets only
+    onehot = np.eye(logits.shape[-1])[targets]
+    dlogits = np.where(real[..., None], np.exp(log_probs) - onehot, 0.0) / count
+    return loss, dlogits, real
+
+check.make_batch(my_make_batch)
+check.cross_entropy(my_cross_entropy)
+# --8<-- [end:yourself_training]
