@@ -1,0 +1,294 @@
+"""The KV cache: generate one token at a time without recomputing the past.
+
+Decoding without a cache runs the whole decoder on the whole prefix at every step, to
+read only its last row. Yet under the causal mask, the rows of the earlier positions never
+change when a token is appended: position ``i`` sees positions ``0..i`` only. What the new
+token needs from them is, in each layer, their *keys* and *values*. Keep those (the cache),
+and a step runs every layer on one row: the new token's query attends to the kept keys
+plus its own.
+
+Two details make the cached step equal to full recomputation:
+
+- the new token's positional encoding is the one of its *true position*, the number of
+  tokens before it (``state.length``), not position 0 (the classic bug);
+- in the encoder-decoder, the cross-attention's keys and values come from the encoder
+  output, which does not change while decoding: they are computed once, up front.
+
+[EncoderDecoderCache][transformer_primer.kv_cache.EncoderDecoderCache] does this with the
+weights of a [Transformer][transformer_primer.model.Transformer], reusing its layers'
+residual blocks (so the norm placement is the model's own);
+[cached_log_probs][transformer_primer.kv_cache.cached_log_probs] turns it into the
+[NextLogProbs][transformer_primer.decoding.NextLogProbs] function every strategy of
+[transformer_primer.decoding][] takes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ._checks import check_positive_int, describe
+from .attention import MultiHeadAttention, merge_heads, split_heads
+from .decoding import NextLogProbs, _log_softmax, check_seq2seq_source
+from .kernels import attend
+from .layers import DecoderLayer
+from .model import Transformer
+
+__all__ = ["EncoderDecoderCache", "KVState", "Stepper", "cached_log_probs"]
+
+Array = NDArray[np.floating]
+
+
+@dataclass(frozen=True)
+class KVState:
+    """What a decoder keeps after reading ``length`` tokens: each layer's keys and values.
+
+    A state is never changed: a step returns a new one, so a beam can extend one prefix
+    in several ways.
+
+    Attributes
+    ----------
+    keys, values : tuple of numpy.ndarray, one per layer, each (n_heads, length, d_k)
+        The self-attention's keys and values of every token read so far.
+    logits : numpy.ndarray, shape (vocab_size,)
+        The scores of the token that follows the last one read (zeros before the first).
+    """
+
+    keys: tuple[Array, ...]
+    values: tuple[Array, ...]
+    logits: Array
+
+    @property
+    def length(self) -> int:
+        """How many tokens have been read: the position of the next one."""
+        return int(self.keys[0].shape[-2])
+
+
+class Stepper(Protocol):
+    """A model read one token at a time: ``start()``, then ``step(state, token)`` per token."""
+
+    max_len: int
+    forbidden: tuple[int, ...]
+
+    def start(self) -> KVState:
+        """The state before any token."""
+        ...
+
+    def step(self, state: KVState, token: int) -> KVState:
+        """Read one more token."""
+        ...
+
+
+# --8<-- [start:cached_attention]
+def cached_attention(
+    mha: MultiHeadAttention, h: Array, past_k: Array, past_v: Array
+) -> tuple[Array, Array, Array]:
+    """Self-attention of one new row ``h`` (1, d_model) to the past keys/values and itself.
+
+    Returns the output (1, d_model) and the keys and values with the new token's appended,
+    each (n_heads, length + 1, d_k). No mask is needed: every kept key is in the past.
+    """
+    q = split_heads(h @ mha.w_q + mha.b_q, mha.n_heads)  # (1, d_model) -> (n_heads, 1, d_k)
+    k_new = split_heads(h @ mha.w_k + mha.b_k, mha.n_heads)  # (n_heads, 1, d_k)
+    v_new = split_heads(h @ mha.w_v + mha.b_v, mha.n_heads)  # (n_heads, 1, d_k)
+    k = np.concatenate([past_k, k_new], axis=-2)  # (n_heads, length, d_k) -> (n_heads, length + 1, d_k)
+    v = np.concatenate([past_v, v_new], axis=-2)  # (n_heads, length + 1, d_k)
+    heads, _ = attend(q, k, v, None, need_weights=False)  # (n_heads, 1, d_k)
+    return merge_heads(heads) @ mha.w_o + mha.b_o, k, v  # (1, d_model)
+
+
+# --8<-- [end:cached_attention]
+
+
+def _cross_attention(mha: MultiHeadAttention, h: Array, k: Array, v: Array) -> Array:
+    """Attention of the row ``h`` (1, d_model) to keys and values computed once (n_heads, n_x, d_k)."""
+    q = split_heads(h @ mha.w_q + mha.b_q, mha.n_heads)  # (n_heads, 1, d_k)
+    heads, _ = attend(q, k, v, None, need_weights=False)  # (n_heads, 1, d_k)
+    return merge_heads(heads) @ mha.w_o + mha.b_o  # (1, d_model)
+
+
+class EncoderDecoderCache:
+    """Incremental decoding for the encoder-decoder [Transformer][transformer_primer.model.Transformer].
+
+    The source is encoded once, and each decoder layer's cross-attention keys and values
+    are computed from it once. Then ``step`` reads one decoder token: it is embedded at
+    its true position, and each layer runs on that one row, its self-attention reading
+    the kept keys and values of the earlier tokens.
+
+    Parameters
+    ----------
+    model : Transformer
+    src_ids : array_like of int, shape (n_x,)
+        One source sequence.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``model`` is not a Transformer, or ``src_ids`` is not one valid sequence; in
+        ``step``, if ``token`` is not a valid id or the state already holds ``max_len``
+        tokens.
+
+    Examples
+    --------
+    >>> from transformer_primer import pretrained
+    >>> reverse = pretrained("reverse")
+    >>> src = reverse.encode("abc")
+    >>> cache = EncoderDecoderCache(reverse.model, src)
+    >>> state = cache.step(cache.start(), reverse.model.config.bos_id)
+    >>> full = reverse.model.decode([reverse.model.config.bos_id], reverse.model.encode(src))[-1]
+    >>> bool(np.abs(state.logits - full).max() < 1e-9)
+    True
+    """
+
+    def __init__(self, model: Transformer, src_ids: ArrayLike) -> None:
+        model, ids = check_seq2seq_source(model, src_ids)
+        self.model = model
+        self.max_len = model.config.max_len
+        self.forbidden = (model.config.pad_id, model.config.bos_id)  # never generated
+        self.memory = model._encode(ids, None, {})  # (n_x, d_model)
+        # --8<-- [start:cross_once]
+        self.cross_kv = [  # per layer: keys and values of the source, (n_heads, n_x, d_k) each
+            (
+                split_heads(self.memory @ layer.cross_attn.w_k + layer.cross_attn.b_k, layer.cross_attn.n_heads),
+                split_heads(self.memory @ layer.cross_attn.w_v + layer.cross_attn.b_v, layer.cross_attn.n_heads),
+            )
+            for layer in model.decoder_layers
+        ]
+        # --8<-- [end:cross_once]
+
+    def start(self) -> KVState:
+        """The state before any decoder token: no keys, no values."""
+        c = self.model.config
+        empty = np.zeros((c.n_heads, 0, c.d_k))  # (n_heads, 0, d_k)
+        n = len(self.model.decoder_layers)
+        return KVState((empty,) * n, (empty,) * n, np.zeros(c.vocab_size))
+
+    def position(self, state: KVState) -> int:
+        """The position of the next token: the number read so far (not 0: the classic bug)."""
+        return state.length
+
+    def step(self, state: KVState, token: int) -> KVState:
+        """Read ``token`` after the tokens of ``state``; return the new state and its logits.
+
+        Parameters
+        ----------
+        state : KVState
+            From ``start()`` or an earlier ``step``.
+        token : int
+            The next decoder input (the first one is ``bos_id``).
+
+        Returns
+        -------
+        KVState
+            One token longer; ``logits`` (vocab_size,) score the token after ``token``.
+        """
+        token = _check_step(self, state, token)
+        return self._step(state, token)
+
+    # --8<-- [start:step]
+    def _step(self, state: KVState, token: int) -> KVState:
+        """``step`` on a checked state and token."""
+        m = self.model
+        t = self.position(state)
+        y = m.embedding.forward(np.array([token]), {}) + m.positions[t : t + 1]  # (1, d_model) at position t
+        keys, values = [], []
+        for layer, past_k, past_v, (k_x, v_x) in zip(
+            m.decoder_layers, state.keys, state.values, self.cross_kv, strict=True
+        ):
+
+            def self_attn(h: Array, layer: DecoderLayer = layer, past_k: Array = past_k, past_v: Array = past_v) -> Array:
+                out, k, v = cached_attention(layer.self_attn, h, past_k, past_v)  # h: (1, d_model)
+                keys.append(k)  # (n_heads, t + 1, d_k): kept for the next step
+                values.append(v)
+                return out
+
+            def cross_attn(h: Array, layer: DecoderLayer = layer, k: Array = k_x, v: Array = v_x) -> Array:
+                return _cross_attention(layer.cross_attn, h, k, v)  # keys and values computed once
+
+            y = layer.self_attention_block(y, self_attn, {})  # the model's own residual and norm
+            y = layer.cross_attention_block(y, cross_attn, {})
+            y = layer.feed_forward_block(y, lambda h, layer=layer: layer.feed_forward.forward(h, {}), {})
+        logits = (y @ m.w_out + m.b_out)[0]  # (1, d_model) -> (vocab_size,)
+        return KVState(tuple(keys), tuple(values), logits)
+
+    # --8<-- [end:step]
+
+
+def _check_step(stepper: Stepper, state: object, token: object) -> int:
+    """The checks of ``step``: a KVState with room for one more token, and a valid id."""
+    if not isinstance(state, KVState):
+        raise TypeError(f"state must be a KVState (from start() or step()), got {describe(state)}")
+    vocab_size = state.logits.shape[-1]
+    token = check_positive_int("token", token, minimum=0, maximum=vocab_size - 1)
+    if state.length >= stepper.max_len:
+        raise ValueError(f"the state already holds max_len = {stepper.max_len} tokens: no position is left")
+    return token
+
+
+# --8<-- [start:cached_log_probs]
+def cached_log_probs(stepper: Stepper) -> NextLogProbs:
+    """A [NextLogProbs][transformer_primer.decoding.NextLogProbs] function that keeps every state it makes.
+
+    A prefix's state is kept under the prefix itself, so the next call, on the prefix one
+    token longer, runs a single ``step`` from it; a beam's prefixes share their common
+    past. (The states of every prefix asked about are kept: a few hundred kilobytes for
+    the package's models; make a new function for each sequence to decode.)
+
+    Parameters
+    ----------
+    stepper : Stepper
+        E.g. an [EncoderDecoderCache][transformer_primer.kv_cache.EncoderDecoderCache].
+
+    Returns
+    -------
+    NextLogProbs
+        The same log-probabilities as the uncached function, padding and start forbidden.
+
+    Examples
+    --------
+    >>> from transformer_primer import pretrained
+    >>> from transformer_primer.decoding import greedy
+    >>> reverse = pretrained("reverse")
+    >>> next_lp = cached_log_probs(EncoderDecoderCache(reverse.model, reverse.encode("abc")))
+    >>> reverse.vocab.decode(list(greedy(next_lp, [1], max_new_tokens=8, eos_id=2).tokens))
+    'cba'
+    """
+    if not all(callable(getattr(stepper, name, None)) for name in ("start", "step")):
+        raise TypeError(f"stepper must have start() and step(state, token), got {describe(stepper)}")
+    states: dict[tuple[int, ...], KVState] = {(): stepper.start()}
+    forbidden = list(stepper.forbidden)
+
+    def next_log_probs(prefix: tuple[int, ...]) -> Array:
+        prefix = tuple(int(t) for t in prefix)
+        if not prefix:
+            raise ValueError("prefix must hold at least one token (the first decoder input)")
+        known = len(prefix)
+        while prefix[:known] not in states:  # the longest prefix already read
+            known -= 1
+        for n in range(known, len(prefix)):  # read the rest, one step each
+            states[prefix[: n + 1]] = stepper.step(states[prefix[:n]], prefix[n])
+        logits = states[prefix].logits.copy()  # (vocab_size,)
+        logits[forbidden] = -np.inf
+        return _log_softmax(logits)
+
+    return next_log_probs
+
+
+# --8<-- [end:cached_log_probs]
+
+
+def full_logits_at_every_step(model: Transformer, src_ids: ArrayLike, tgt_ids: Sequence[int]) -> Array:
+    """Logits of every decoder position by full recomputation of each prefix, (n_y, vocab_size).
+
+    Row ``t`` is the last row of ``model.decode(tgt_ids[: t + 1], memory)``: what decoding
+    without a cache computes at step ``t``. The reference the cached steps are compared with.
+    """
+    model, ids = check_seq2seq_source(model, src_ids)
+    memory = model._encode(ids, None, {})
+    tgt = model._check_ids("tgt_ids", np.asarray(tgt_ids))
+    return np.stack([model._decode(tgt[: t + 1], memory, None, {})[-1] for t in range(len(tgt))])
+
