@@ -144,7 +144,9 @@ def _check_logits(name: str, logits: ArrayLike) -> Array:
         raise TypeError(f"{name} must be real numbers, got {describe(x)}")
     x = x.astype(np.float64)
     if x.ndim == 0 or x.shape[-1] == 0:
-        raise ValueError(f"{name} must have shape (..., vocab_size) with vocab_size >= 1, got shape {x.shape}")
+        raise ValueError(
+            f"{name} must have shape (..., vocab_size) with vocab_size >= 1, got shape {x.shape}"
+        )
     if np.isnan(x).any() or np.isposinf(x).any():
         raise ValueError(f"{name} must not hold NaN or +inf (-inf marks a forbidden token), got {x}")
     if not np.isfinite(x).any(axis=-1).all():
@@ -278,7 +280,7 @@ def _check_prompt(prompt: object) -> tuple[int, ...]:
 def _check_step_fn(next_log_probs: object) -> NextLogProbs:
     if not callable(next_log_probs):
         raise TypeError(f"next_log_probs must be a function of a prefix, got {describe(next_log_probs)}")
-    return next_log_probs  # type: ignore[no-any-return]
+    return next_log_probs
 
 
 def _call(next_log_probs: NextLogProbs, prefix: tuple[int, ...]) -> Array:
@@ -497,8 +499,10 @@ def beam_search(
 
     Examples
     --------
-    >>> first = np.log(np.array([0.0, 0.4, 0.6]))  # after the prompt: token 1 or 2
-    >>> after_1, after_2 = np.log([0.9, 0.1, 0.0]), np.log([0.5, 0.0, 0.5])
+    >>> def log(*probs):  # log(0) = -inf: a token that cannot come
+    ...     return np.log(np.array(probs), where=np.array(probs) > 0, out=np.full(len(probs), -np.inf))
+    >>> first = log(0.0, 0.4, 0.6)  # after the prompt: token 1 or 2
+    >>> after_1, after_2 = log(0.9, 0.1, 0.0), log(0.5, 0.0, 0.5)
     >>> def next_lp(prefix):
     ...     return first if len(prefix) == 1 else after_1 if prefix[-1] == 1 else after_2
     >>> greedy(next_lp, [1], max_new_tokens=2, eos_id=0).tokens  # 2 (0.6), then end (0.5): 0.30

@@ -148,13 +148,19 @@ class EncoderDecoderCache:
         model, ids = check_seq2seq_source(model, src_ids)
         self.model = model
         self.max_len = model.config.max_len
-        self.forbidden = (model.config.pad_id, model.config.bos_id)  # never generated
+        self.forbidden: tuple[int, ...] = (model.config.pad_id, model.config.bos_id)  # never generated
         self.memory = model._encode(ids, None, {})  # (n_x, d_model)
         # --8<-- [start:cross_once]
-        self.cross_kv = [  # per layer: keys and values of the source, (n_heads, n_x, d_k) each
+        self.cross_kv: list[
+            tuple[Array, Array]
+        ] = [  # per layer: keys and values of the source, (n_heads, n_x, d_k) each
             (
-                split_heads(self.memory @ layer.cross_attn.w_k + layer.cross_attn.b_k, layer.cross_attn.n_heads),
-                split_heads(self.memory @ layer.cross_attn.w_v + layer.cross_attn.b_v, layer.cross_attn.n_heads),
+                split_heads(
+                    self.memory @ layer.cross_attn.w_k + layer.cross_attn.b_k, layer.cross_attn.n_heads
+                ),
+                split_heads(
+                    self.memory @ layer.cross_attn.w_v + layer.cross_attn.b_v, layer.cross_attn.n_heads
+                ),
             )
             for layer in model.decoder_layers
         ]
@@ -193,27 +199,31 @@ class EncoderDecoderCache:
     def _step(self, state: KVState, token: int) -> KVState:
         """``step`` on a checked state and token."""
         m = self.model
-        t = self.position(state)
-        y = m.embedding.forward(np.array([token]), {}) + m.positions[t : t + 1]  # (1, d_model) at position t
+        t = self.position(state)  # the true position of the new token: tokens read so far
+        y: Array = m.embedding.forward(np.array([token]), {}) + m.positions[t : t + 1]  # (1, d_model)
         keys, values = [], []
-        for layer, past_k, past_v, (k_x, v_x) in zip(
-            m.decoder_layers, state.keys, state.values, self.cross_kv, strict=True
-        ):
-
-            def self_attn(h: Array, layer: DecoderLayer = layer, past_k: Array = past_k, past_v: Array = past_v) -> Array:
-                out, k, v = cached_attention(layer.self_attn, h, past_k, past_v)  # h: (1, d_model)
-                keys.append(k)  # (n_heads, t + 1, d_k): kept for the next step
-                values.append(v)
-                return out
-
-            def cross_attn(h: Array, layer: DecoderLayer = layer, k: Array = k_x, v: Array = v_x) -> Array:
-                return _cross_attention(layer.cross_attn, h, k, v)  # keys and values computed once
-
-            y = layer.self_attention_block(y, self_attn, {})  # the model's own residual and norm
-            y = layer.cross_attention_block(y, cross_attn, {})
-            y = layer.feed_forward_block(y, lambda h, layer=layer: layer.feed_forward.forward(h, {}), {})
+        for i, layer in enumerate(m.decoder_layers):
+            y, k, v = self._layer_step(layer, y, state.keys[i], state.values[i], self.cross_kv[i])
+            keys.append(k)  # (n_heads, t + 1, d_k): kept for the next step
+            values.append(v)
         logits = (y @ m.w_out + m.b_out)[0]  # (1, d_model) -> (vocab_size,)
         return KVState(tuple(keys), tuple(values), logits)
+
+    def _layer_step(
+        self, layer: DecoderLayer, y: Array, past_k: Array, past_v: Array, cross_kv: tuple[Array, Array]
+    ) -> tuple[Array, Array, Array]:
+        """One decoder layer on one row ``y`` (1, d_model), through the layer's own residual blocks."""
+        kept: list[Array] = []
+
+        def self_attn(h: Array) -> Array:
+            out, k, v = cached_attention(layer.self_attn, h, past_k, past_v)  # (1, d_model)
+            kept.extend((k, v))
+            return out
+
+        y = layer.self_attention_block(y, self_attn, {})  # the model's own residual and norm
+        y = layer.cross_attention_block(y, lambda h: _cross_attention(layer.cross_attn, h, *cross_kv), {})
+        y = layer.feed_forward_block(y, lambda h: layer.feed_forward.forward(h, {}), {})
+        return y, kept[0], kept[1]
 
     # --8<-- [end:step]
 
@@ -291,4 +301,3 @@ def full_logits_at_every_step(model: Transformer, src_ids: ArrayLike, tgt_ids: S
     memory = model._encode(ids, None, {})
     tgt = model._check_ids("tgt_ids", np.asarray(tgt_ids))
     return np.stack([model._decode(tgt[: t + 1], memory, None, {})[-1] for t in range(len(tgt))])
-
