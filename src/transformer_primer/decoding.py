@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._checks import check_positive_int, check_rng, describe
+from .gpt import GPT
 from .model import Transformer
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "NextLogProbs",
     "beam_search",
     "encoder_decoder_log_probs",
+    "gpt_log_probs",
     "greedy",
     "log_softmax",
     "sample",
@@ -590,6 +592,52 @@ def encoder_decoder_log_probs(model: Transformer, src_ids: ArrayLike) -> NextLog
 
 
 # --8<-- [end:encoder_decoder_log_probs]
+
+
+# --8<-- [start:gpt_log_probs]
+def gpt_log_probs(model: GPT) -> NextLogProbs:
+    """The decoder-only [GPT][transformer_primer.gpt.GPT] as a [NextLogProbs][transformer_primer.decoding.NextLogProbs] function.
+
+    Each call runs the whole model on the prefix (no cache: see
+    [GPTKVCache][transformer_primer.kv_cache.GPTKVCache]) and returns the last position's
+    log-probabilities, padding and the start token forbidden, as
+    [GPT.generate][transformer_primer.gpt.GPT.generate] does.
+
+    Parameters
+    ----------
+    model : GPT
+
+    Returns
+    -------
+    NextLogProbs
+        Called on a prefix (the prompt, then what was generated) of at most ``max_len`` tokens.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a GPT; the returned function, if a prefix is empty, too long or
+        holds invalid ids.
+
+    Examples
+    --------
+    >>> from transformer_primer.gpt import GPTConfig
+    >>> gpt = GPT(GPTConfig(vocab_size=7, d_model=8, n_heads=2, d_ff=16), np.random.default_rng(0))
+    >>> out = greedy(gpt_log_probs(gpt), [1, 3], max_new_tokens=3, eos_id=2)
+    >>> list(out.tokens) == gpt.greedy_decode(np.array([1, 3]), 3)
+    True
+    """
+    if not isinstance(model, GPT):
+        raise TypeError(f"model must be a GPT, got {describe(model)}")
+
+    def next_log_probs(prefix: tuple[int, ...]) -> Array:
+        ids = model.check_ids("prefix", np.asarray(prefix, dtype=np.int64))  # (n,)
+        logits = model.forward(ids, {})[-1]  # (n, vocab_size) -> (vocab_size,)
+        return _log_softmax(model._forbid_specials(logits))  # (vocab_size,)
+
+    return next_log_probs
+
+
+# --8<-- [end:gpt_log_probs]
 
 
 def check_seq2seq_source(model: object, src_ids: ArrayLike) -> tuple[Transformer, NDArray[np.integer]]:

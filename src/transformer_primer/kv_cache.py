@@ -14,7 +14,7 @@ Two details make the cached step equal to full recomputation:
 - in the encoder-decoder, the cross-attention's keys and values come from the encoder
   output, which does not change while decoding: they are computed once, up front.
 
-[EncoderDecoderCache][transformer_primer.kv_cache.EncoderDecoderCache] does this with the
+[EncoderDecoderKVCache][transformer_primer.kv_cache.EncoderDecoderKVCache] does this with the
 weights of a [Transformer][transformer_primer.model.Transformer], reusing its layers'
 residual blocks (so the norm placement is the model's own);
 [cached_log_probs][transformer_primer.kv_cache.cached_log_probs] turns it into the
@@ -34,11 +34,20 @@ from numpy.typing import ArrayLike, NDArray
 from ._checks import check_positive_int, describe
 from .attention import MultiHeadAttention, merge_heads, split_heads
 from .decoding import NextLogProbs, _log_softmax, check_seq2seq_source
+from .gpt import GPT
 from .kernels import attend
-from .layers import DecoderLayer
+from .layers import DecoderLayer, EncoderLayer
 from .model import Transformer
 
-__all__ = ["EncoderDecoderCache", "KVState", "Stepper", "cached_log_probs"]
+__all__ = [
+    "EncoderDecoderKVCache",
+    "GPTKVCache",
+    "KVState",
+    "Stepper",
+    "cached_attention",
+    "cached_log_probs",
+    "recomputed_logits",
+]
 
 Array = NDArray[np.floating]
 
@@ -111,7 +120,7 @@ def _cross_attention(mha: MultiHeadAttention, h: Array, k: Array, v: Array) -> A
     return merge_heads(heads) @ mha.w_o + mha.b_o  # (1, d_model)
 
 
-class EncoderDecoderCache:
+class EncoderDecoderKVCache:
     """Incremental decoding for the encoder-decoder [Transformer][transformer_primer.model.Transformer].
 
     The source is encoded once, and each decoder layer's cross-attention keys and values
@@ -137,7 +146,7 @@ class EncoderDecoderCache:
     >>> from transformer_primer import pretrained
     >>> reverse = pretrained("reverse")
     >>> src = reverse.encode("abc")
-    >>> cache = EncoderDecoderCache(reverse.model, src)
+    >>> cache = EncoderDecoderKVCache(reverse.model, src)
     >>> state = cache.step(cache.start(), reverse.model.config.bos_id)
     >>> full = reverse.model.decode([reverse.model.config.bos_id], reverse.model.encode(src))[-1]
     >>> bool(np.abs(state.logits - full).max() < 1e-9)
@@ -228,6 +237,91 @@ class EncoderDecoderCache:
     # --8<-- [end:step]
 
 
+class GPTKVCache:
+    """Incremental decoding for the decoder-only [GPT][transformer_primer.gpt.GPT].
+
+    The same as [EncoderDecoderKVCache][transformer_primer.kv_cache.EncoderDecoderKVCache]
+    without a source: each block keeps its self-attention's keys and values; a step embeds
+    the new token at its true position, runs each block (pre-norm) on that one row, then
+    the final layer norm and the output projection.
+
+    Parameters
+    ----------
+    model : GPT
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``model`` is not a GPT; in ``step``, if ``token`` is not a valid id or the state
+        already holds ``max_len`` tokens.
+
+    Examples
+    --------
+    >>> from transformer_primer.gpt import GPT, GPTConfig
+    >>> gpt = GPT(GPTConfig(vocab_size=7, d_model=8, n_heads=2, d_ff=16), np.random.default_rng(0))
+    >>> cache = GPTKVCache(gpt)
+    >>> state = cache.start()
+    >>> for token in [1, 3, 4]:
+    ...     state = cache.step(state, token)
+    >>> bool(np.abs(state.logits - gpt.logits(np.array([1, 3, 4]))[-1]).max() < 1e-9)
+    True
+    """
+
+    def __init__(self, model: GPT) -> None:
+        if not isinstance(model, GPT):
+            raise TypeError(f"model must be a GPT, got {describe(model)}")
+        self.model = model
+        self.max_len = model.config.max_len
+        self.forbidden: tuple[int, ...] = (model.config.pad_id, model.config.bos_id)  # never generated
+
+    def start(self) -> KVState:
+        """The state before any token: no keys, no values."""
+        c = self.model.config
+        empty = np.zeros((c.n_heads, 0, c.d_k))  # (n_heads, 0, d_k)
+        return KVState((empty,) * c.n_layers, (empty,) * c.n_layers, np.zeros(c.vocab_size))
+
+    def position(self, state: KVState) -> int:
+        """The position of the next token: the number read so far."""
+        return state.length
+
+    def step(self, state: KVState, token: int) -> KVState:
+        """Read ``token`` after the tokens of ``state``; the new state scores the token after it."""
+        token = _check_step(self, state, token)
+        return self._step(state, token)
+
+    # --8<-- [start:gpt_step]
+    def _step(self, state: KVState, token: int) -> KVState:
+        """``step`` on a checked state and token."""
+        m = self.model
+        t = self.position(state)  # the true position of the new token
+        x: Array = m.embedding.forward(np.array([token]), {}) + m.positions[t : t + 1]  # (1, d_model)
+        keys, values = [], []
+        for i, layer in enumerate(m.layers):
+            x, k, v = self._block_step(layer, x, state.keys[i], state.values[i])
+            keys.append(k)  # (n_heads, t + 1, d_k)
+            values.append(v)
+        h = m.final_norm.forward(x, {})  # (1, d_model)
+        logits = (h @ m.w_out + m.b_out)[0]  # (1, d_model) -> (vocab_size,)
+        return KVState(tuple(keys), tuple(values), logits)
+
+    def _block_step(
+        self, layer: EncoderLayer, x: Array, past_k: Array, past_v: Array
+    ) -> tuple[Array, Array, Array]:
+        """One block on one row ``x`` (1, d_model), through the block's own residual blocks."""
+        kept: list[Array] = []
+
+        def self_attn(h: Array) -> Array:
+            out, k, v = cached_attention(layer.self_attn, h, past_k, past_v)  # (1, d_model)
+            kept.extend((k, v))
+            return out
+
+        x = layer.attention_block(x, self_attn, {})  # pre-norm: x + attention(norm(x))
+        x = layer.feed_forward_block(x, lambda h: layer.feed_forward.forward(h, {}), {})
+        return x, kept[0], kept[1]
+
+    # --8<-- [end:gpt_step]
+
+
 def _check_step(stepper: Stepper, state: object, token: object) -> int:
     """The checks of ``step``: a KVState with room for one more token, and a valid id."""
     if not isinstance(state, KVState):
@@ -251,7 +345,7 @@ def cached_log_probs(stepper: Stepper) -> NextLogProbs:
     Parameters
     ----------
     stepper : Stepper
-        E.g. an [EncoderDecoderCache][transformer_primer.kv_cache.EncoderDecoderCache].
+        E.g. an [EncoderDecoderKVCache][transformer_primer.kv_cache.EncoderDecoderKVCache].
 
     Returns
     -------
@@ -263,7 +357,7 @@ def cached_log_probs(stepper: Stepper) -> NextLogProbs:
     >>> from transformer_primer import pretrained
     >>> from transformer_primer.decoding import greedy
     >>> reverse = pretrained("reverse")
-    >>> next_lp = cached_log_probs(EncoderDecoderCache(reverse.model, reverse.encode("abc")))
+    >>> next_lp = cached_log_probs(EncoderDecoderKVCache(reverse.model, reverse.encode("abc")))
     >>> reverse.vocab.decode(list(greedy(next_lp, [1], max_new_tokens=8, eos_id=2).tokens))
     'cba'
     """
@@ -291,13 +385,35 @@ def cached_log_probs(stepper: Stepper) -> NextLogProbs:
 # --8<-- [end:cached_log_probs]
 
 
-def full_logits_at_every_step(model: Transformer, src_ids: ArrayLike, tgt_ids: Sequence[int]) -> Array:
-    """Logits of every decoder position by full recomputation of each prefix, (n_y, vocab_size).
+def recomputed_logits(
+    model: Transformer | GPT, ids: Sequence[int], src_ids: ArrayLike | None = None
+) -> Array:
+    """What decoding without a cache computes at every step: (n, vocab_size).
 
-    Row ``t`` is the last row of ``model.decode(tgt_ids[: t + 1], memory)``: what decoding
-    without a cache computes at step ``t``. The reference the cached steps are compared with.
+    Row ``t`` is the last row of a full pass on ``ids[: t + 1]`` (for the encoder-decoder,
+    a decoder pass on that prefix over the encoded ``src_ids``). The reference the cached
+    steps are compared with.
+
+    Parameters
+    ----------
+    model : Transformer or GPT
+    ids : sequence of int
+        The decoder's (or the GPT's) input, one token per step.
+    src_ids : array_like of int, shape (n_x,), optional
+        The source: required for a Transformer, not taken by a GPT.
+
+    Returns
+    -------
+    numpy.ndarray, shape (len(ids), vocab_size)
     """
-    model, ids = check_seq2seq_source(model, src_ids)
-    memory = model._encode(ids, None, {})
-    tgt = model._check_ids("tgt_ids", np.asarray(tgt_ids))
+    if isinstance(model, GPT):
+        if src_ids is not None:
+            raise ValueError("a GPT has no source: src_ids must be None")
+        seq = model.check_ids("ids", np.asarray(ids))
+        return np.stack([model.forward(seq[: t + 1], {})[-1] for t in range(len(seq))])
+    if src_ids is None:
+        raise ValueError("src_ids is needed for an encoder-decoder Transformer")
+    model, src = check_seq2seq_source(model, src_ids)
+    memory = model._encode(src, None, {})  # (n_x, d_model)
+    tgt = model._check_ids("ids", np.asarray(ids))
     return np.stack([model._decode(tgt[: t + 1], memory, None, {})[-1] for t in range(len(tgt))])

@@ -25,7 +25,7 @@ from transformer_primer.decoding import (
     top_k_filter,
     top_p_filter,
 )
-from transformer_primer.kv_cache import EncoderDecoderCache, cached_log_probs
+from transformer_primer.kv_cache import EncoderDecoderKVCache, cached_log_probs
 
 try:
     import torch
@@ -185,7 +185,7 @@ def test_beam_size_one_is_greedy(task: str) -> None:
     s = shipped(task)
     limit = s.model.config.max_len - 1
     for text in random_texts(s.vocab.chars, 15, seed=2):
-        next_lp = cached_log_probs(EncoderDecoderCache(s.model, s.encode(text)))
+        next_lp = cached_log_probs(EncoderDecoderKVCache(s.model, s.encode(text)))
         g = greedy(next_lp, [1], max_new_tokens=limit, eos_id=2)
         for alpha in (0.0, 0.6, 1.0):
             beams = beam_search(next_lp, [1], beam_size=1, max_new_tokens=limit, eos_id=2, alpha=alpha)
@@ -201,7 +201,7 @@ def test_beam_size_one_is_greedy_when_the_length_runs_out() -> None:
 
 def test_a_beam_finds_a_more_probable_sequence_than_greedy() -> None:
     sort = shipped("sort")  # the case shown in the lesson
-    next_lp = cached_log_probs(EncoderDecoderCache(sort.model, sort.encode("aae bde ")))
+    next_lp = cached_log_probs(EncoderDecoderKVCache(sort.model, sort.encode("aae bde ")))
     g = greedy(next_lp, [1], max_new_tokens=17, eos_id=2)
     best = beam_search(next_lp, [1], beam_size=3, max_new_tokens=17, eos_id=2, alpha=0.0)[0]
     assert sort.vocab.decode(list(g.tokens)) == "  abdee"  # one "a" short

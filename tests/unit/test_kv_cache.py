@@ -1,7 +1,7 @@
 """The KV cache: incremental decoding equals full recomputation at every step.
 
 For 100 random sources per shipped model (and random models, post-norm and pre-norm, two
-layers), the cached decoder's logits at every step are compared with the last row of a full
+layers), and for 100 random prompts to a GPT, the cached decoder's logits at every step are compared with the last row of a full
 decoder pass on the same prefix; the largest difference is printed (``pytest -s``) and must
 stay below 1e-9 in float64. A cache that puts the new token at position 0 (the classic bug)
 is caught by the same comparison.
@@ -13,12 +13,14 @@ import numpy as np
 import pytest
 
 from transformer_primer import pretrained
-from transformer_primer.decoding import encoder_decoder_log_probs, greedy
+from transformer_primer.decoding import beam_search, encoder_decoder_log_probs, gpt_log_probs, greedy
+from transformer_primer.gpt import GPT, GPTConfig
 from transformer_primer.kv_cache import (
-    EncoderDecoderCache,
+    EncoderDecoderKVCache,
+    GPTKVCache,
     KVState,
     cached_log_probs,
-    full_logits_at_every_step,
+    recomputed_logits,
 )
 from transformer_primer.model import Transformer, TransformerConfig
 
@@ -26,10 +28,10 @@ TOLERANCE = 1e-9
 
 
 def worst_step_difference(
-    model: Transformer, src: np.ndarray, tgt: list[int], cache_type: type = EncoderDecoderCache
+    model: Transformer, src: np.ndarray, tgt: list[int], cache_type: type = EncoderDecoderKVCache
 ) -> float:
     """Largest |cached - full| over the logits of every step of decoding ``tgt``."""
-    full = full_logits_at_every_step(model, src, tgt)  # (n_y, vocab_size)
+    full = recomputed_logits(model, tgt, src)  # (n_y, vocab_size)
     cache = cache_type(model, src)
     state = cache.start()
     worst = 0.0
@@ -50,7 +52,7 @@ def test_cached_equals_full_recomputation_at_every_step_on_100_sources(task: str
         text = "".join(rng.choice(list(s.vocab.chars), size=rng.integers(1, s.max_chars + 1)))
         src = s.encode(text)
         generated = greedy(
-            cached_log_probs(EncoderDecoderCache(s.model, src)), [1], max_new_tokens=limit, eos_id=2
+            cached_log_probs(EncoderDecoderKVCache(s.model, src)), [1], max_new_tokens=limit, eos_id=2
         )
         tgt = [1, *generated.tokens]  # the prefixes decoding actually visits
         worst = max(worst, worst_step_difference(s.model, src, tgt))
@@ -73,7 +75,7 @@ def test_cached_equals_full_on_random_two_layer_models(norm_first: bool) -> None
     assert worst < TOLERANCE
 
 
-class PositionZero(EncoderDecoderCache):
+class PositionZero(EncoderDecoderKVCache):
     """The classic bug: every new token gets the positional encoding of position 0."""
 
     def position(self, state: KVState) -> int:
@@ -94,7 +96,7 @@ def test_cached_and_uncached_log_probs_agree_and_states_are_shared() -> None:
     s = pretrained("sort")
     src = s.encode("banana")
     uncached = encoder_decoder_log_probs(s.model, src)
-    cached = cached_log_probs(EncoderDecoderCache(s.model, src))
+    cached = cached_log_probs(EncoderDecoderKVCache(s.model, src))
     for prefix in [(1,), (1, 3), (1, 3, 4), (1, 5), (1, 3, 4, 4)]:
         a, b = uncached(prefix), cached(prefix)
         assert np.array_equal(np.isneginf(a), np.isneginf(b))
@@ -104,7 +106,7 @@ def test_cached_and_uncached_log_probs_agree_and_states_are_shared() -> None:
 
 def test_a_state_is_never_changed_by_a_later_step() -> None:
     s = pretrained("copy")
-    cache = EncoderDecoderCache(s.model, s.encode("abc"))
+    cache = EncoderDecoderKVCache(s.model, s.encode("abc"))
     state = cache.step(cache.start(), 1)
     keys = [k.copy() for k in state.keys]
     one, other = cache.step(state, 4), cache.step(state, 5)
@@ -118,14 +120,14 @@ def test_a_state_is_never_changed_by_a_later_step() -> None:
         (lambda c: c.step(c.start(), 99), ValueError, "token"),
         (lambda c: c.step(c.start(), 1.0), TypeError, "token"),
         (lambda c: c.step("state", 1), TypeError, "state must be a KVState"),
-        (lambda c: EncoderDecoderCache("model", [3]), TypeError, "model must be a Transformer"),
-        (lambda c: EncoderDecoderCache(c.model, [[3, 4]]), ValueError, "src_ids"),
+        (lambda c: EncoderDecoderKVCache("model", [3]), TypeError, "model must be a Transformer"),
+        (lambda c: EncoderDecoderKVCache(c.model, [[3, 4]]), ValueError, "src_ids"),
         (lambda c: cached_log_probs("cache"), TypeError, "stepper"),
         (lambda c: cached_log_probs(c)(()), ValueError, "prefix"),
     ],
 )  # fmt: skip
 def test_bad_arguments_are_refused_by_name(call, error: type[Exception], says: str) -> None:  # noqa: ANN001
-    cache = EncoderDecoderCache(pretrained("copy").model, np.array([3, 4]))
+    cache = EncoderDecoderKVCache(pretrained("copy").model, np.array([3, 4]))
     with pytest.raises(error) as info:
         call(cache)
     assert says in str(info.value)
@@ -133,9 +135,78 @@ def test_bad_arguments_are_refused_by_name(call, error: type[Exception], says: s
 
 def test_a_full_state_is_refused() -> None:
     s = pretrained("copy")
-    cache = EncoderDecoderCache(s.model, s.encode("ab"))
+    cache = EncoderDecoderKVCache(s.model, s.encode("ab"))
     state = cache.start()
     for _ in range(s.model.config.max_len):
         state = cache.step(state, 3)
     with pytest.raises(ValueError, match="max_len"):
         cache.step(state, 3)
+
+
+# --- the GPT -----------------------------------------------------------------------------------
+
+GPT_CONFIG = GPTConfig(vocab_size=15, d_model=32, n_heads=4, d_ff=64, n_layers=2, max_len=24)
+
+
+def gpt_worst_step_difference(model: GPT, ids: list[int]) -> float:
+    """Largest |cached - full| over the logits of every step of reading ``ids``."""
+    full = recomputed_logits(model, ids)  # (n, vocab_size): a full pass on each prefix
+    cache = GPTKVCache(model)
+    state = cache.start()
+    worst = 0.0
+    for t, token in enumerate(ids):
+        state = cache.step(state, token)
+        worst = max(worst, float(np.abs(state.logits - full[t]).max()))
+    return worst
+
+
+def test_gpt_cached_equals_full_recomputation_at_every_step_on_100_prompts() -> None:
+    model = GPT(GPT_CONFIG, np.random.default_rng(21))
+    rng = np.random.default_rng(22)
+    worst, steps = 0.0, 0
+    for _ in range(100):
+        prompt = [1, *rng.integers(3, 15, size=rng.integers(0, 12)).tolist()]
+        generated = greedy(
+            cached_log_probs(GPTKVCache(model)), prompt, max_new_tokens=24 - len(prompt), eos_id=2
+        )
+        assert list(generated.tokens) == model.greedy_decode(np.array(prompt), 24 - len(prompt))
+        ids = [*prompt, *generated.tokens]  # every prefix that generation reads
+        worst = max(worst, gpt_worst_step_difference(model, ids))
+        steps += len(ids)
+    print(f"\nGPT: largest |cached - full| logit difference over 100 prompts ({steps} steps): {worst:.2e}")
+    assert worst < TOLERANCE
+
+
+class GPTPositionZero(GPTKVCache):
+    def position(self, state: KVState) -> int:
+        return 0
+
+
+def test_gpt_position_offset_bug_is_caught() -> None:
+    model = GPT(GPT_CONFIG, np.random.default_rng(21))
+    ids = [1, 5, 6, 7, 8, 9]
+    assert gpt_worst_step_difference(model, ids) < TOLERANCE
+    cache = GPTPositionZero(model)
+    state = cache.start()
+    for token in ids:
+        state = cache.step(state, token)
+    assert np.abs(state.logits - model.logits(np.array(ids))[-1]).max() > 1e-3
+
+
+def test_gpt_beam_size_one_is_greedy_cached_and_not() -> None:
+    model = GPT(GPT_CONFIG, np.random.default_rng(23))
+    rng = np.random.default_rng(24)
+    for _ in range(20):
+        prompt = [1, *rng.integers(3, 15, size=rng.integers(0, 8)).tolist()]
+        limit = 24 - len(prompt)
+        for next_lp in (gpt_log_probs(model), cached_log_probs(GPTKVCache(model))):
+            g = greedy(next_lp, prompt, max_new_tokens=limit, eos_id=2)
+            assert list(g.tokens) == model.greedy_decode(np.array(prompt), limit)
+            assert beam_search(next_lp, prompt, beam_size=1, max_new_tokens=limit, eos_id=2) == [g]
+
+
+def test_gpt_cache_refuses_what_is_not_a_gpt() -> None:
+    with pytest.raises(TypeError, match="model must be a GPT"):
+        GPTKVCache("gpt")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="model must be a GPT"):
+        gpt_log_probs(pretrained("copy").model)  # type: ignore[arg-type]
