@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import matplotlib
+import numpy as np
 from matplotlib.figure import Figure
 
 from .figure_kit import SIGNED_CMAP, STYLE, Drawn, add_table, data_tables, heatmap, hover_grids, to_svg
@@ -254,5 +255,53 @@ def reverse_cross_attention(weights, rows, text) -> Figure:  # noqa: ANN001
         "source character (encoder key)",
         "output character being written (decoder query)",
         numbers=False,
+    )
+    return fig
+
+
+# --- The KV cache ----------------------------------------------------------------------------
+
+
+@figure("kv-cache-cost.svg", None)
+def kv_cache_cost() -> Figure:
+    """CPU time of one generated token against the prefix length, with and without the cache.
+
+    Drawn from bench/kv_cache.json (``python -m primer_site.bench_kv_cache``, run by ``make bench``).
+    """
+    import json
+
+    from . import ROOT
+
+    results = json.loads((ROOT / "bench" / "kv_cache.json").read_text())
+    points = results["points"]
+    lengths = [p["n"] for p in points]
+    fig = Figure(figsize=(6.4, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    columns, rows = [], []
+    styles = {("gpt", "recomputed"): "o-", ("gpt", "cached"): "s-"}
+    styles.update({("encoder_decoder", "recomputed"): "o--", ("encoder_decoder", "cached"): "s--"})
+    names = {"gpt": "GPT", "encoder_decoder": "encoder-decoder"}
+    for (model, how), style in styles.items():
+        ms = [p[model][how]["median"] * 1e3 for p in points]  # seconds -> milliseconds
+        label = f"{names[model]}, {'full recomputation' if how == 'recomputed' else 'KV cache'}"
+        ax.plot(lengths, ms, style, label=label)
+        columns.append(label)
+        rows.append(ms)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("tokens already in the sequence (n)")
+    ax.set_ylabel("CPU ms for the next token")
+    ax.set_title(f"one token's cost, d_model {results['sizes']['d_model']}, {results['machine']['cpu']}")
+    ax.legend(fontsize="small")
+    add_table(
+        fig,
+        np.array(rows).T,
+        [str(n) for n in lengths],
+        columns,
+        "CPU milliseconds per generated token (median)",
+        "n",
+        "model and method",
+        digits=3,
+        weights=False,
     )
     return fig
