@@ -60,6 +60,7 @@ def per_call(call: Callable[[], object], rounds: int, target: float = 0.004) -> 
 
 
 def summary(samples: list[float]) -> dict[str, float]:
+    """Median and quartiles of the samples (seconds per call)."""
     q1, median, q3 = statistics.quantiles(samples, n=4, method="inclusive")
     return {"median": median, "q1": q1, "q3": q3, "rounds": len(samples)}
 
@@ -76,6 +77,7 @@ def measure_pair(recompute: Callable[[], object], cached: Callable[[], object], 
 
 
 def state_after(stepper: GPTKVCache | EncoderDecoderKVCache, ids: np.ndarray) -> KVState:
+    """The cache's state after reading ``ids`` one step at a time."""
     state = stepper.start()
     for token in ids:
         state = stepper.step(state, int(token))
@@ -83,6 +85,7 @@ def state_after(stepper: GPTKVCache | EncoderDecoderKVCache, ids: np.ndarray) ->
 
 
 def run(quick: bool) -> dict:
+    """Both models, every length: the measured points."""
     rng = np.random.default_rng(0)
     max_len = max(LENGTHS)
     gpt = GPT(GPTConfig(vocab_size=VOCAB, max_len=max_len, **SIZES), rng)
@@ -126,6 +129,7 @@ def run(quick: bool) -> dict:
 
 
 def cpu_name() -> str:
+    """The CPU's model name, as /proc/cpuinfo gives it."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -136,6 +140,7 @@ def cpu_name() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Measure and write the results file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--quick", action="store_true", help="fewer lengths and rounds (a smoke test)")
