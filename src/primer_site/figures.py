@@ -256,3 +256,32 @@ def reverse_cross_attention(weights, rows, text) -> Figure:  # noqa: ANN001
         numbers=False,
     )
     return fig
+
+
+# --- From encoder-decoder to GPT (the shipped add model: nothing is retrained) ---------------
+
+
+@figure("gpt-attention.svg", "gpt.py:attention")
+def gpt_attention(weights, tokens) -> Figure:  # noqa: ANN001 - a section's variables
+    """The trained GPT's last-block attention on "<bos>37+48=85", one heatmap per head.
+
+    No number on each cell (81 per head): the trace beside it prints the rows that write the
+    answer, the table under it every weight.
+    """
+    fig = Figure(figsize=(7.6, 7.2), layout="constrained")
+    shown = [_shown(t) if len(t) == 1 else t for t in tokens]
+    for h, ax in enumerate(fig.subplots(2, (len(weights) + 1) // 2).flat):
+        if h >= len(weights):
+            ax.set_axis_off()
+            continue
+        heatmap(
+            fig,
+            ax,
+            weights[h],
+            shown,
+            shown,
+            f"last block, head {h}",
+            colorbar=h == len(weights) - 1,
+            numbers=False,
+        )
+    return fig
