@@ -259,6 +259,35 @@ def reverse_cross_attention(weights, rows, text) -> Figure:  # noqa: ANN001
     return fig
 
 
+# --- From encoder-decoder to GPT (the shipped add model: nothing is retrained) ---------------
+
+
+@figure("gpt-attention.svg", "gpt.py:attention")
+def gpt_attention(weights, tokens) -> Figure:  # noqa: ANN001 - a section's variables
+    """The trained GPT's last-block attention on "<bos>37+48=85", one heatmap per head.
+
+    No number on each cell (81 per head): the trace beside it prints the rows that write the
+    answer, the table under it every weight.
+    """
+    fig = Figure(figsize=(7.6, 7.2), layout="constrained")
+    shown = [_shown(t) if len(t) == 1 else t for t in tokens]
+    for h, ax in enumerate(fig.subplots(2, (len(weights) + 1) // 2).flat):
+        if h >= len(weights):
+            ax.set_axis_off()
+            continue
+        heatmap(
+            fig,
+            ax,
+            weights[h],
+            shown,
+            shown,
+            f"last block, head {h}",
+            colorbar=h == len(weights) - 1,
+            numbers=False,
+        )
+    return fig
+
+
 # --- The KV cache ----------------------------------------------------------------------------
 
 
@@ -288,6 +317,7 @@ def kv_cache_cost() -> Figure:
         columns.append(label)
         rows.append(ms)
     ax.set_xscale("log", base=2)
+    ax.set_xticks(lengths, [str(n) for n in lengths])
     ax.set_yscale("log")
     ax.set_xlabel("tokens already in the sequence (n)")
     ax.set_ylabel("CPU ms for the next token")

@@ -27,12 +27,15 @@ from transformer_primer.attention import (
     split_heads,
     tiled_attention,
 )
+from transformer_primer.completer import pretrained
+from transformer_primer.gpt import GPT, GPTConfig
 from transformer_primer.layers import DecoderLayer, Embedding, EncoderLayer, FeedForward, LayerNorm
 from transformer_primer.masks import causal_mask, padding_mask
 from transformer_primer.model import Transformer, TransformerConfig
 from transformer_primer.numerics import softmax
 from transformer_primer.positional import sinusoidal_positional_encoding
 from transformer_primer.rnn import ElmanRNN
+from transformer_primer.tasks import addition_answer
 from transformer_primer.trace import fmt, show, step
 
 
@@ -58,6 +61,7 @@ CONFIG = TransformerConfig(vocab_size=6, d_model=4, n_heads=2, d_ff=8, max_len=5
 MODEL = Transformer(CONFIG, rng())
 MEMORY = MODEL.encode(np.array([3, 4, 5]))  # (3, 4)
 X = np.ones((3, 4))  # (n, d_model)
+GPT_MODEL = GPT(GPTConfig(vocab_size=6, d_model=4, n_heads=2, d_ff=8, max_len=5), rng())
 Q = np.ones((2, 3))  # (n, d_k)
 FF = FeedForward(4, 8, rng())
 LN = LayerNorm(4)
@@ -581,6 +585,55 @@ CASES = [
         lambda: MODEL.greedy_decode_batch(np.array([3, 4]), 3),
         ValueError,
         ("src_ids must have shape (batch, n_x)", "got shape (2,)"),
+    ),
+    # --- the decoder-only GPT and its completions -----------------------------------------
+    Case(
+        "GPTConfig: heads that do not divide d_model",
+        lambda: GPTConfig(vocab_size=6, d_model=6, n_heads=4),
+        ValueError,
+        ("d_model must be divisible by n_heads", "d_model=6, n_heads=4"),
+    ),
+    Case(
+        "GPT.logits: float ids",
+        lambda: GPT_MODEL.logits(np.array([1.0, 3.0])),
+        TypeError,
+        ("ids must be integer token ids", "float64"),
+    ),
+    Case(
+        "GPT.logits: longer than max_len",
+        lambda: GPT_MODEL.logits(np.ones(6, dtype=int)),
+        ValueError,
+        ("ids is longer than max_len = 5", "got length 6"),
+    ),
+    Case(
+        "GPT.greedy_decode_batch: one prompt",
+        lambda: GPT_MODEL.greedy_decode_batch(np.array([1, 3]), 2),
+        ValueError,
+        ("ids must have shape (batch, n)", "got shape (2,)"),
+    ),
+    Case(
+        "complete: a character outside the vocabulary",
+        lambda: pretrained("add").complete("37 + 48 ="),
+        ValueError,
+        ("prompt holds characters outside the vocabulary: ' '", "'0123456789+='"),
+    ),
+    Case(
+        "complete: a prompt too long",
+        lambda: pretrained("add").complete("1+2=3+4=5+6="),
+        ValueError,
+        ("prompt must have 1 to 6 characters", "got 12"),
+    ),
+    Case(
+        "complete: not a string",
+        lambda: pretrained("add").complete(37),  # type: ignore[arg-type]
+        TypeError,
+        ("prompt must be a str", "int"),
+    ),
+    Case(
+        "addition_answer: not a sum of two numbers 0-99",
+        lambda: addition_answer("100+1="),
+        ValueError,
+        ("prompt must be 'a+b=' with a and b from 0 to 99", "got '100+1='"),
     ),
     # --- the RNN -------------------------------------------------------------------------
     Case(
