@@ -28,7 +28,9 @@ from transformer_primer.attention import (
     tiled_attention,
 )
 from transformer_primer.completer import pretrained
+from transformer_primer.decoding import beam_search, greedy, sample, top_k_filter, top_p_filter
 from transformer_primer.gpt import GPT, GPTConfig
+from transformer_primer.kv_cache import EncoderDecoderKVCache, GPTKVCache
 from transformer_primer.layers import DecoderLayer, Embedding, EncoderLayer, FeedForward, LayerNorm
 from transformer_primer.masks import causal_mask, padding_mask
 from transformer_primer.model import Transformer, TransformerConfig
@@ -67,6 +69,20 @@ FF = FeedForward(4, 8, rng())
 LN = LayerNorm(4)
 MASKED = np.ma.masked_array(np.ones((2, 3)), mask=[[0, 1, 0], [0, 0, 0]])  # (n, d_k), one entry masked
 LONG = np.ones((2, 3), dtype=np.longdouble)
+
+
+def two_tokens(prefix: tuple[int, ...]) -> np.ndarray:
+    """A model that gives two tokens probability 1/2 each, whatever the prefix."""
+    return np.log(np.array([0.5, 0.5]))
+
+
+def full_gpt_state() -> object:
+    """Step a GPT cache past its max_len (5): the sixth step is refused."""
+    cache = GPTKVCache(GPT_MODEL)
+    state = cache.start()
+    for _ in range(6):
+        state = cache.step(state, 3)
+    return state
 
 
 def matrix() -> np.ndarray:
@@ -634,6 +650,93 @@ CASES = [
         lambda: addition_answer("100+1="),
         ValueError,
         ("prompt must be 'a+b=' with a and b from 0 to 99", "got '100+1='"),
+    ),
+    # --- decoding and the KV cache ------------------------------------------------------------
+    Case(
+        "sample: temperature 0",
+        lambda: sample(two_tokens, [1], max_new_tokens=2, eos_id=0, rng=rng(), temperature=0),
+        ValueError,
+        ("temperature must be a finite number > 0", "got 0"),
+    ),
+    Case(
+        "sample: temperature NaN",
+        lambda: sample(two_tokens, [1], max_new_tokens=2, eos_id=0, rng=rng(), temperature=float("nan")),
+        ValueError,
+        ("temperature must be a finite number > 0", "nan"),
+    ),
+    Case(
+        "sample: top_k 0",
+        lambda: sample(two_tokens, [1], max_new_tokens=2, eos_id=0, rng=rng(), top_k=0),
+        ValueError,
+        ("top_k must be an integer >= 1", "got 0"),
+    ),
+    Case(
+        "sample: a seed instead of a Generator",
+        lambda: sample(two_tokens, [1], max_new_tokens=2, eos_id=0, rng=0),  # type: ignore[arg-type]
+        TypeError,
+        ("rng", "Generator"),
+    ),
+    Case(
+        "top_p_filter: p above 1",
+        lambda: top_p_filter(np.zeros(3), 1.5),
+        ValueError,
+        ("p must be in (0, 1]", "got 1.5"),
+    ),
+    Case(
+        "top_p_filter: p NaN",
+        lambda: top_p_filter(np.zeros(3), float("nan")),
+        ValueError,
+        ("p must be in (0, 1]", "nan"),
+    ),
+    Case(
+        "top_k_filter: logits with NaN",
+        lambda: top_k_filter(np.array([0.0, np.nan]), 1),
+        ValueError,
+        ("logits must not hold NaN or +inf",),
+    ),
+    Case(
+        "beam_search: beam_size 0",
+        lambda: beam_search(two_tokens, [1], beam_size=0, max_new_tokens=2, eos_id=0),
+        ValueError,
+        ("beam_size must be an integer >= 1", "got 0"),
+    ),
+    Case(
+        "beam_search: negative alpha",
+        lambda: beam_search(two_tokens, [1], beam_size=2, max_new_tokens=2, eos_id=0, alpha=-1.0),
+        ValueError,
+        ("alpha must be a finite number >= 0", "got -1.0"),
+    ),
+    Case(
+        "greedy: an empty prompt",
+        lambda: greedy(two_tokens, [], max_new_tokens=2, eos_id=0),
+        ValueError,
+        ("prompt must be a non-empty 1-D sequence of integer token ids",),
+    ),
+    Case(
+        "greedy: a model that returns probabilities, not log-probabilities",
+        lambda: greedy(lambda prefix: np.array([0.5, 0.5]) + 1.0, [1], max_new_tokens=2, eos_id=0),
+        ValueError,
+        ("next_log_probs must return log-probabilities", "<= 0"),
+    ),
+    Case(
+        "EncoderDecoderKVCache.step: a token outside the vocabulary",
+        lambda: EncoderDecoderKVCache(MODEL, np.array([3, 4])).step(
+            EncoderDecoderKVCache(MODEL, np.array([3, 4])).start(), 6
+        ),
+        ValueError,
+        ("token must be an integer <= 5", "got 6"),
+    ),
+    Case(
+        "GPTKVCache.step: past max_len",
+        lambda: full_gpt_state(),
+        ValueError,
+        ("the state already holds max_len = 5 tokens",),
+    ),
+    Case(
+        "GPTKVCache: an encoder-decoder model",
+        lambda: GPTKVCache(MODEL),  # type: ignore[arg-type]
+        TypeError,
+        ("model must be a GPT", "Transformer"),
     ),
     # --- the RNN -------------------------------------------------------------------------
     Case(
