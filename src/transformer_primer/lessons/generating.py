@@ -144,6 +144,33 @@ for alpha in (0.0, 1.0):
 # --8<-- [end:length_normalisation]
 
 
+# --8<-- [start:gpt]
+import numpy as np
+
+from transformer_primer import pretrained
+from transformer_primer.decoding import beam_search, gpt_log_probs, greedy, sample
+from transformer_primer.trace import fmt
+
+add = pretrained("add")  # a GPT: the prompt and the answer are one sequence
+eos, limit = add.vocab.eos_id, add.max_new_tokens
+next_log_probs = gpt_log_probs(add.gpt)
+prompt = add.encode("37+48=").tolist()  # <bos>, then the characters
+found = greedy(next_log_probs, prompt, max_new_tokens=limit, eos_id=eos)
+print(f"greedy: '37+48=' -> {add.vocab.decode(found.tokens)!r}   log p = {fmt(found.log_prob)}")
+print("the same as complete('37+48='):", add.vocab.decode(found.tokens) == add.complete("37+48="))
+beams = beam_search(next_log_probs, prompt, beam_size=3, max_new_tokens=limit, eos_id=eos)
+print("beam search, beam_size = 3, the best three:")
+for g in beams[:3]:
+    print(f"  {add.vocab.decode(g.tokens)!r:7} log p = {fmt(g.log_prob)}")
+
+for seed in (0, 1, 2):
+    rng = np.random.default_rng(seed)
+    out = sample(next_log_probs, prompt, max_new_tokens=limit, eos_id=eos, rng=rng, temperature=3.0)
+    print(f"temperature 3, seed {seed}: {add.vocab.decode(out.tokens)!r:7} log p = {fmt(out.log_prob)}")
+
+# --8<-- [end:gpt]
+
+
 # --8<-- [start:exercise_1]
 import numpy as np
 
