@@ -210,3 +210,19 @@ def test_gpt_cache_refuses_what_is_not_a_gpt() -> None:
         GPTKVCache("gpt")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="model must be a GPT"):
         gpt_log_probs(pretrained("copy").model)  # type: ignore[arg-type]
+
+
+def test_trained_gpt_cached_equals_full_on_100_addition_prompts() -> None:
+    add = pretrained("add")
+    rng = np.random.default_rng(31)
+    worst = 0.0
+    for _ in range(100):
+        a, b = rng.integers(0, 100, size=2)
+        prompt = add.encode(f"{a}+{b}=").tolist()
+        out = greedy(
+            cached_log_probs(GPTKVCache(add.gpt)), prompt, max_new_tokens=add.max_new_tokens, eos_id=2
+        )
+        assert add.vocab.decode(out.tokens) == add.complete(f"{a}+{b}=")
+        worst = max(worst, gpt_worst_step_difference(add.gpt, [*prompt, *out.tokens]))
+    print(f"\nadd: largest |cached - full| logit difference over 100 prompts, every step: {worst:.2e}")
+    assert worst < TOLERANCE
