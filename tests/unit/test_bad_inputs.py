@@ -17,7 +17,7 @@ import pytest
 
 import transformer_primer
 from primer_site.refusals import CASES, Case
-from transformer_primer import attention, kernels, layers, masks, model, numerics, positional, rnn, trace
+from transformer_primer import attention, gpt, kernels, layers, masks, model, numerics, positional, rnn, trace
 
 PACKAGE = Path(transformer_primer.__file__).resolve().parent
 
@@ -47,7 +47,7 @@ def test_the_origin_check_catches_a_bare_numpy_error() -> None:
 
 # --- every public function and class documents what it raises ------------------------------
 
-MODULES = [numerics, masks, attention, kernels, positional, layers, model, rnn, trace]
+MODULES = [numerics, masks, attention, kernels, positional, layers, model, gpt, rnn, trace]
 NO_RAISES = {"DecodeStep", "attend"}  # a record of values; the unchecked core of the fast kernel
 
 

@@ -111,7 +111,7 @@ def test_generation_stops_at_max_len() -> None:
     ],
 )
 def test_bad_input_is_refused_with_its_name(call, error, says) -> None:  # noqa: ANN001
-    with pytest.raises(error, match=None) as info:
+    with pytest.raises(error) as info:
         call(small_gpt())
     assert says in str(info.value)
 
@@ -150,9 +150,9 @@ def test_the_addition_task() -> None:
 def test_the_held_out_prompts_are_never_drawn_for_training() -> None:
     held = held_out_additions(1000)
     assert len(set(held)) == 1000 and {addition_split(p) for p in held} == {"test"}
-    drawn = set(sample_additions(np.random.default_rng(0), 20_000, "train"))
+    drawn = set(sample_additions(np.random.default_rng(0), 60_000, "train"))
     assert not drawn & set(held)
-    assert len(drawn) > 8_000  # nearly all of the 8,484 training prompts
+    assert len(drawn) > 8_400  # nearly all of the 8,484 training prompts
     with pytest.raises(ValueError, match="holds 1010 addition prompts"):
         held_out_additions(1011)
 
@@ -299,7 +299,7 @@ def test_a_broken_model_file_is_one_clear_error(kind: str, tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("error: "), err
     assert says in err and "Traceback" not in err
-    with pytest.raises(ValueError, match="") as info:
+    with pytest.raises(ValueError) as info:
         load(path)
     assert says in str(info.value)
 
@@ -317,7 +317,11 @@ def test_a_gpt_file_is_refused_by_the_encoder_decoder(capsys) -> None:  # noqa: 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "transformer_primer", *args], capture_output=True, text=True, cwd=ROOT, timeout=120
+        [sys.executable, "-m", "transformer_primer", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
     )
 
 

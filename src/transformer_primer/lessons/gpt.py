@@ -15,7 +15,7 @@ print([type(layer).__name__ for layer in gpt.layers], "norm_first:", gpt.layers[
 print("final norm after the stack:", type(gpt.final_norm).__name__, gpt.final_norm.gamma.shape)
 enc = len(EncoderLayer(8, 2, 16, np.random.default_rng(0)).parameters())
 dec = len(DecoderLayer(8, 2, 16, np.random.default_rng(0)).parameters())
-print(f"weight arrays per block: encoder layer {enc}, decoder layer {dec} (cross-attention: {dec - enc})")
+print(f"weight arrays: encoder layer {enc}, decoder layer {dec} (cross-attention, its norm: {dec - enc})")
 
 step("one pass scores the next token at every position")
 ids = np.array([1, 3, 4, 5, 6])  # (n,) = (5,): <bos> then four tokens
