@@ -580,7 +580,7 @@ def encoder_decoder_log_probs(model: Transformer, src_ids: ArrayLike) -> NextLog
     >>> reverse.vocab.decode(list(out.tokens))
     'cba'
     """
-    model, src_ids = check_seq2seq_source(model, src_ids)
+    model, src_ids = _check_seq2seq_source(model, src_ids)
     memory = model._encode(src_ids, None, {})  # (n_x, d_model), computed once
 
     def next_log_probs(prefix: tuple[int, ...]) -> Array:
@@ -640,7 +640,7 @@ def gpt_log_probs(model: GPT) -> NextLogProbs:
 # --8<-- [end:gpt_log_probs]
 
 
-def check_seq2seq_source(model: object, src_ids: ArrayLike) -> tuple[Transformer, NDArray[np.integer]]:
+def _check_seq2seq_source(model: object, src_ids: ArrayLike) -> tuple[Transformer, NDArray[np.integer]]:
     """A Transformer and one checked source sequence of shape (n_x,)."""
     if not isinstance(model, Transformer):
         raise TypeError(f"model must be a Transformer, got {describe(model)}")

@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._checks import check_positive_int, describe
 from .attention import MultiHeadAttention, merge_heads, split_heads
-from .decoding import NextLogProbs, _log_softmax, check_seq2seq_source
+from .decoding import NextLogProbs, _check_seq2seq_source, _log_softmax
 from .gpt import GPT
 from .kernels import attend
 from .layers import DecoderLayer, EncoderLayer
@@ -154,7 +154,7 @@ class EncoderDecoderKVCache:
     """
 
     def __init__(self, model: Transformer, src_ids: ArrayLike) -> None:
-        model, ids = check_seq2seq_source(model, src_ids)
+        model, ids = _check_seq2seq_source(model, src_ids)
         self.model = model
         self.max_len = model.config.max_len
         self.forbidden: tuple[int, ...] = (model.config.pad_id, model.config.bos_id)  # never generated
@@ -413,7 +413,7 @@ def recomputed_logits(
         return np.stack([model.forward(seq[: t + 1], {})[-1] for t in range(len(seq))])
     if src_ids is None:
         raise ValueError("src_ids is needed for an encoder-decoder Transformer")
-    model, src = check_seq2seq_source(model, src_ids)
+    model, src = _check_seq2seq_source(model, src_ids)
     memory = model._encode(src, None, {})  # (n_x, d_model)
     tgt = model._check_ids("ids", np.asarray(ids))
     return np.stack([model._decode(tgt[: t + 1], memory, None, {})[-1] for t in range(len(tgt))])
