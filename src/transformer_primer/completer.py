@@ -354,7 +354,6 @@ def pretrained(name: Literal["add"]) -> Completer: ...  # type: ignore[overload-
 def pretrained(name: str) -> Seq2Seq: ...
 
 
-# --8<-- [start:pretrained]
 def pretrained(name: str) -> Seq2Seq | Completer:
     """The trained model shipped with the package: ``transformer_primer.pretrained``.
 
@@ -386,6 +385,3 @@ def pretrained(name: str) -> Seq2Seq | Completer:
     weights = resources.files("transformer_primer") / "weights" / f"{name}.npz"
     with resources.as_file(weights) as path:
         return load(path)
-
-
-# --8<-- [end:pretrained]

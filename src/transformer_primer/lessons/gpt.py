@@ -34,7 +34,8 @@ from transformer_primer import pretrained
 model = pretrained("add")  # the decoder-only model shipped with the package
 c = model.gpt.config
 print(f"{c.n_layers} blocks, d_model {c.d_model}, {c.n_heads} heads, d_ff {c.d_ff}, "
-      f"{model.n_parameters:,} parameters; vocabulary {model.vocab.tokens}")
+      f"{model.n_parameters:,} parameters")
+print("vocabulary:", " ".join(model.vocab.tokens))
 print(repr(model.complete("37+48=")))
 # --8<-- [end:trained]
 
@@ -63,7 +64,7 @@ from transformer_primer import pretrained
 from transformer_primer.trace import fmt
 
 model = pretrained("add")
-ids = model.encode("37+48=85")  # <bos> 3 7 + 4 8 = 8 5: the prompt and the model's answer
+ids = np.array([model.vocab.bos_id, *model.vocab.encode("37+48=85")])  # the prompt and its answer
 tokens = [model.vocab.tokens[i] for i in ids]
 logits, cache = model.gpt.run_with_cache(ids)
 weights = cache[f"layers.{len(model.gpt.layers) - 1}.self_attn.weights"]  # (n_heads, n, n)
@@ -110,7 +111,7 @@ import numpy as np
 from transformer_primer import pretrained
 
 model = pretrained("add")
-ids = model.encode("37+48=85")  # (9,)
+ids = np.array([model.vocab.bos_id, *model.vocab.encode("37+48=85")])  # (9,): <bos>37+48=85
 changed = ids.copy()
 changed[-2:] = model.vocab.encode("19")  # replace the answer by another one
 before, after = model.gpt.logits(ids), model.gpt.logits(changed)  # (9, vocab_size) each
@@ -127,7 +128,7 @@ from transformer_primer import pretrained
 model = pretrained("add")
 prompt = "37+48="
 loop = [s.chosen for s in model.gpt.generate(model.encode(prompt), max_new_tokens=4)]
-ids = model.encode(prompt + model.complete(prompt))  # <bos>, the prompt, the answer
+ids = np.array([model.vocab.bos_id, *model.vocab.encode(prompt + model.complete(prompt))])
 one_pass = model.gpt.logits(ids).argmax(axis=-1)[len(prompt):]  # rows from '=' on
 print("the loop wrote: ", [model.vocab.tokens[i] for i in loop])
 print("one pass writes:", [model.vocab.tokens[i] for i in one_pass])
