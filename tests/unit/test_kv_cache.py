@@ -223,6 +223,9 @@ def test_trained_gpt_cached_equals_full_on_100_addition_prompts() -> None:
             cached_log_probs(GPTKVCache(add.gpt)), prompt, max_new_tokens=add.max_new_tokens, eos_id=2
         )
         assert add.vocab.decode(out.tokens) == add.complete(f"{a}+{b}=")
+        uncached = gpt_log_probs(add.gpt)
+        beams = beam_search(uncached, prompt, beam_size=1, max_new_tokens=add.max_new_tokens, eos_id=2)
+        assert beams == [greedy(uncached, prompt, max_new_tokens=add.max_new_tokens, eos_id=2)]
         worst = max(worst, gpt_worst_step_difference(add.gpt, [*prompt, *out.tokens]))
     print(f"\nadd: largest |cached - full| logit difference over 100 prompts, every step: {worst:.2e}")
     assert worst < TOLERANCE
