@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import matplotlib
-import numpy as np
 from matplotlib.figure import Figure
 
 from .figure_kit import SIGNED_CMAP, STYLE, Drawn, add_table, data_tables, heatmap, hover_grids, to_svg
@@ -306,7 +305,6 @@ def kv_cache_cost() -> Figure:
     lengths = [p["n"] for p in points]
     fig = Figure(figsize=(6.4, 3.6), layout="constrained")
     ax = fig.add_subplot()
-    columns, rows = [], []
     styles = {("gpt", "recomputed"): "o-", ("gpt", "cached"): "s-"}
     styles.update({("encoder_decoder", "recomputed"): "o--", ("encoder_decoder", "cached"): "s--"})
     names = {"gpt": "GPT", "encoder_decoder": "encoder-decoder"}
@@ -314,8 +312,6 @@ def kv_cache_cost() -> Figure:
         ms = [p[model][how]["median"] * 1e3 for p in points]  # seconds -> milliseconds
         label = f"{names[model]}, {'full recomputation' if how == 'recomputed' else 'KV cache'}"
         ax.plot(lengths, ms, style, label=label)
-        columns.append(label)
-        rows.append(ms)
     ax.set_xscale("log", base=2)
     ax.set_xticks(lengths, [str(n) for n in lengths])
     ax.set_yscale("log")
@@ -323,15 +319,4 @@ def kv_cache_cost() -> Figure:
     ax.set_ylabel("CPU ms for the next token")
     ax.set_title(f"one token's cost, d_model {results['sizes']['d_model']}, {results['machine']['cpu']}")
     ax.legend(fontsize="small")
-    add_table(
-        fig,
-        np.array(rows).T,
-        [str(n) for n in lengths],
-        columns,
-        "CPU milliseconds per generated token (median)",
-        "n",
-        "model and method",
-        digits=3,
-        weights=False,
-    )
     return fig
