@@ -284,6 +284,7 @@ def gpt_attention(weights, tokens) -> Figure:  # noqa: ANN001 - a section's vari
             colorbar=h == len(weights) - 1,
             numbers=False,
         )
+        ax.tick_params(axis="x", labelrotation=90)  # "<bos>" is wider than a cell
     return fig
 
 
