@@ -60,14 +60,15 @@ test-unit: $(STAMP)
 traces: $(STAMP)
 	$(BIN)/python -m primer_site.traces --update
 
-# Retrain the three shipped models from scratch (one thread each, one after the other, a few
-# minutes) into a temporary folder, then check each on 1,000 held-out strings: exact match
-# >= 0.99 (reverse, copy) or >= 0.95 (sort), and each training run under 120 s of CPU time (the
-# wall clock is printed too; on a busy machine it is longer). Not part of `test`.
+# Retrain the four shipped models from scratch (one thread each, one after the other, a few
+# minutes) into a temporary folder, then check each on 1,000 held-out strings (or prompts): exact
+# match >= 0.99 (reverse, copy, add) or >= 0.95 (sort), and each training run under 120 s of CPU
+# time (the decoder-only add: 180 s; the wall clock is printed too; on a busy machine it is
+# longer). Not part of `test`.
 reproduce: $(STAMP)
-	@out=$$(mktemp -d) && for task in reverse copy sort; do \
+	@out=$$(mktemp -d) && for task in reverse copy sort add; do \
 	  OMP_NUM_THREADS=1 $(BIN)/python -m transformer_primer train $$task --out $$out/$$task.npz || exit 1; \
-	done && for task in reverse copy sort; do \
+	done && for task in reverse copy sort add; do \
 	  $(BIN)/python -m transformer_primer evaluate $$task --weights $$out/$$task.npz --check || exit 1; \
 	done && rm -r $$out
 
@@ -82,7 +83,8 @@ typecheck: $(STAMP)
 	$(BIN)/python -m mypy
 
 # Benchmark attention on one thread into bench/results.json (about five minutes; the
-# benchmark page and the tiled-attention lesson are built from that file: commit it).
+# benchmark page and the tiled-attention lesson are built from that file: commit it), then the
+# KV cache's cost per token into bench/kv_cache.json (about 30 s; the KV cache lesson's figure).
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are set on these machines for old OpenBLAS builds
 # and slow a current one: they are unset for this command only, and the kernel that ran is
 # recorded (threadpoolctl). PyTorch is compared when installed (the torch extra).
@@ -91,6 +93,8 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
 	  MKL_NUM_THREADS=1 $(BIN)/python -m primer_site.bench_run --out bench/results.json
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+	  MKL_NUM_THREADS=1 $(BIN)/python -m primer_site.bench_kv_cache --out bench/kv_cache.json
 
 # Full-page PNGs of the home, lesson and notebook pages, desktop and phone, light and dark,
 # into screenshots/ (gitignored), to look at the layout by eye. Needs /usr/bin/chromium.

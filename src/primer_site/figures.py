@@ -256,3 +256,68 @@ def reverse_cross_attention(weights, rows, text) -> Figure:  # noqa: ANN001
         numbers=False,
     )
     return fig
+
+
+# --- From encoder-decoder to GPT (the shipped add model: nothing is retrained) ---------------
+
+
+@figure("gpt-attention.svg", "gpt.py:attention")
+def gpt_attention(weights, tokens) -> Figure:  # noqa: ANN001 - a section's variables
+    """The trained GPT's last-block attention on "<bos>37+48=85", one heatmap per head.
+
+    No number on each cell (81 per head): the trace beside it prints the rows that write the
+    answer, the table under it every weight.
+    """
+    fig = Figure(figsize=(7.6, 7.2), layout="constrained")
+    shown = [_shown(t) if len(t) == 1 else t for t in tokens]
+    for h, ax in enumerate(fig.subplots(2, (len(weights) + 1) // 2).flat):
+        if h >= len(weights):
+            ax.set_axis_off()
+            continue
+        heatmap(
+            fig,
+            ax,
+            weights[h],
+            shown,
+            shown,
+            f"last block, head {h}",
+            colorbar=h == len(weights) - 1,
+            numbers=False,
+        )
+        ax.tick_params(axis="x", labelrotation=90)  # "<bos>" is wider than a cell
+    return fig
+
+
+# --- The KV cache ----------------------------------------------------------------------------
+
+
+@figure("kv-cache-cost.svg", None)
+def kv_cache_cost() -> Figure:
+    """CPU time of one generated token against the prefix length, with and without the cache.
+
+    Drawn from bench/kv_cache.json (``python -m primer_site.bench_kv_cache``, run by ``make bench``).
+    """
+    import json
+
+    from . import ROOT
+
+    results = json.loads((ROOT / "bench" / "kv_cache.json").read_text())
+    points = results["points"]
+    lengths = [p["n"] for p in points]
+    fig = Figure(figsize=(6.4, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    styles = {("gpt", "recomputed"): "o-", ("gpt", "cached"): "s-"}
+    styles.update({("encoder_decoder", "recomputed"): "o--", ("encoder_decoder", "cached"): "s--"})
+    names = {"gpt": "GPT", "encoder_decoder": "encoder-decoder"}
+    for (model, how), style in styles.items():
+        ms = [p[model][how]["median"] * 1e3 for p in points]  # seconds -> milliseconds
+        label = f"{names[model]}, {'full recomputation' if how == 'recomputed' else 'KV cache'}"
+        ax.plot(lengths, ms, style, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(lengths, [str(n) for n in lengths])
+    ax.set_yscale("log")
+    ax.set_xlabel("tokens already in the sequence (n)")
+    ax.set_ylabel("CPU ms for the next token")
+    ax.set_title(f"one token's cost, d_model {results['sizes']['d_model']}, {results['machine']['cpu']}")
+    ax.legend(fontsize="small")
+    return fig

@@ -28,6 +28,10 @@ from transformer_primer.attention import (
     tiled_attention,
 )
 from transformer_primer.bpe import BytePairEncoder, train_bpe
+from transformer_primer.completer import pretrained
+from transformer_primer.decoding import beam_search, greedy, sample, top_k_filter, top_p_filter
+from transformer_primer.gpt import GPT, GPTConfig
+from transformer_primer.kv_cache import EncoderDecoderKVCache, GPTKVCache
 from transformer_primer.layers import DecoderLayer, Embedding, EncoderLayer, FeedForward, LayerNorm
 from transformer_primer.masks import causal_mask, padding_mask
 from transformer_primer.model import Transformer, TransformerConfig
@@ -39,6 +43,7 @@ from transformer_primer.positional import (
     sinusoidal_positional_encoding,
 )
 from transformer_primer.rnn import ElmanRNN
+from transformer_primer.tasks import addition_answer
 from transformer_primer.trace import fmt, show, step
 
 
@@ -65,11 +70,26 @@ MODEL = Transformer(CONFIG, rng())
 MEMORY = MODEL.encode(np.array([3, 4, 5]))  # (3, 4)
 X = np.ones((3, 4))  # (n, d_model)
 BPE = train_bpe("abc", 1)  # one merge: ids 0..256
+GPT_MODEL = GPT(GPTConfig(vocab_size=6, d_model=4, n_heads=2, d_ff=8, max_len=5), rng())
 Q = np.ones((2, 3))  # (n, d_k)
 FF = FeedForward(4, 8, rng())
 LN = LayerNorm(4)
 MASKED = np.ma.masked_array(np.ones((2, 3)), mask=[[0, 1, 0], [0, 0, 0]])  # (n, d_k), one entry masked
 LONG = np.ones((2, 3), dtype=np.longdouble)
+
+
+def two_tokens(prefix: tuple[int, ...]) -> np.ndarray:
+    """A model that gives two tokens probability 1/2 each, whatever the prefix."""
+    return np.log(np.array([0.5, 0.5]))
+
+
+def full_gpt_state() -> object:
+    """Step a GPT cache past its max_len (5): the sixth step is refused."""
+    cache = GPTKVCache(GPT_MODEL)
+    state = cache.start()
+    for _ in range(6):
+        state = cache.step(state, 3)
+    return state
 
 
 def matrix() -> np.ndarray:
@@ -588,6 +608,142 @@ CASES = [
         lambda: MODEL.greedy_decode_batch(np.array([3, 4]), 3),
         ValueError,
         ("src_ids must have shape (batch, n_x)", "got shape (2,)"),
+    ),
+    # --- the decoder-only GPT and its completions -----------------------------------------
+    Case(
+        "GPTConfig: heads that do not divide d_model",
+        lambda: GPTConfig(vocab_size=6, d_model=6, n_heads=4),
+        ValueError,
+        ("d_model must be divisible by n_heads", "d_model=6, n_heads=4"),
+    ),
+    Case(
+        "GPT.logits: float ids",
+        lambda: GPT_MODEL.logits(np.array([1.0, 3.0])),
+        TypeError,
+        ("ids must be integer token ids", "float64"),
+    ),
+    Case(
+        "GPT.logits: longer than max_len",
+        lambda: GPT_MODEL.logits(np.ones(6, dtype=int)),
+        ValueError,
+        ("ids is longer than max_len = 5", "got length 6"),
+    ),
+    Case(
+        "GPT.greedy_decode_batch: one prompt",
+        lambda: GPT_MODEL.greedy_decode_batch(np.array([1, 3]), 2),
+        ValueError,
+        ("ids must have shape (batch, n)", "got shape (2,)"),
+    ),
+    Case(
+        "complete: a character outside the vocabulary",
+        lambda: pretrained("add").complete("37 + 48 ="),
+        ValueError,
+        ("prompt holds characters outside the vocabulary: ' '", "'0123456789+='"),
+    ),
+    Case(
+        "complete: a prompt too long",
+        lambda: pretrained("add").complete("1+2=3+4=5+6="),
+        ValueError,
+        ("prompt must have 1 to 6 characters", "got 12"),
+    ),
+    Case(
+        "complete: not a string",
+        lambda: pretrained("add").complete(37),  # type: ignore[arg-type]
+        TypeError,
+        ("prompt must be a str", "int"),
+    ),
+    Case(
+        "addition_answer: not a sum of two numbers 0-99",
+        lambda: addition_answer("100+1="),
+        ValueError,
+        ("prompt must be 'a+b=' with a and b from 0 to 99", "got '100+1='"),
+    ),
+    # --- decoding and the KV cache ------------------------------------------------------------
+    Case(
+        "sample: temperature 0",
+        lambda: sample(two_tokens, [1], max_new_tokens=2, eos_id=0, rng=rng(), temperature=0),
+        ValueError,
+        ("temperature must be a finite number > 0", "got 0"),
+    ),
+    Case(
+        "sample: temperature NaN",
+        lambda: sample(two_tokens, [1], max_new_tokens=2, eos_id=0, rng=rng(), temperature=float("nan")),
+        ValueError,
+        ("temperature must be a finite number > 0", "nan"),
+    ),
+    Case(
+        "sample: top_k 0",
+        lambda: sample(two_tokens, [1], max_new_tokens=2, eos_id=0, rng=rng(), top_k=0),
+        ValueError,
+        ("top_k must be an integer >= 1", "got 0"),
+    ),
+    Case(
+        "sample: a seed instead of a Generator",
+        lambda: sample(two_tokens, [1], max_new_tokens=2, eos_id=0, rng=0),  # type: ignore[arg-type]
+        TypeError,
+        ("rng", "Generator"),
+    ),
+    Case(
+        "top_p_filter: p above 1",
+        lambda: top_p_filter(np.zeros(3), 1.5),
+        ValueError,
+        ("p must be in (0, 1]", "got 1.5"),
+    ),
+    Case(
+        "top_p_filter: p NaN",
+        lambda: top_p_filter(np.zeros(3), float("nan")),
+        ValueError,
+        ("p must be in (0, 1]", "nan"),
+    ),
+    Case(
+        "top_k_filter: logits with NaN",
+        lambda: top_k_filter(np.array([0.0, np.nan]), 1),
+        ValueError,
+        ("logits must not hold NaN or +inf",),
+    ),
+    Case(
+        "beam_search: beam_size 0",
+        lambda: beam_search(two_tokens, [1], beam_size=0, max_new_tokens=2, eos_id=0),
+        ValueError,
+        ("beam_size must be an integer >= 1", "got 0"),
+    ),
+    Case(
+        "beam_search: negative alpha",
+        lambda: beam_search(two_tokens, [1], beam_size=2, max_new_tokens=2, eos_id=0, alpha=-1.0),
+        ValueError,
+        ("alpha must be a finite number >= 0", "got -1.0"),
+    ),
+    Case(
+        "greedy: an empty prompt",
+        lambda: greedy(two_tokens, [], max_new_tokens=2, eos_id=0),
+        ValueError,
+        ("prompt must be a non-empty 1-D sequence of integer token ids",),
+    ),
+    Case(
+        "greedy: a model that returns probabilities, not log-probabilities",
+        lambda: greedy(lambda prefix: np.array([0.5, 0.5]) + 1.0, [1], max_new_tokens=2, eos_id=0),
+        ValueError,
+        ("next_log_probs must return log-probabilities", "<= 0"),
+    ),
+    Case(
+        "EncoderDecoderKVCache.step: a token outside the vocabulary",
+        lambda: EncoderDecoderKVCache(MODEL, np.array([3, 4])).step(
+            EncoderDecoderKVCache(MODEL, np.array([3, 4])).start(), 6
+        ),
+        ValueError,
+        ("token must be an integer <= 5", "got 6"),
+    ),
+    Case(
+        "GPTKVCache.step: past max_len",
+        lambda: full_gpt_state(),
+        ValueError,
+        ("the state already holds max_len = 5 tokens",),
+    ),
+    Case(
+        "GPTKVCache: an encoder-decoder model",
+        lambda: GPTKVCache(MODEL),  # type: ignore[arg-type]
+        TypeError,
+        ("model must be a GPT", "Transformer"),
     ),
     # --- the RNN -------------------------------------------------------------------------
     Case(

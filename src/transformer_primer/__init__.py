@@ -2,7 +2,8 @@
 
 Modules, bottom-up: ``sketch`` (the original notebook's placeholders), then the
 real computation in the modules that follow; ``grad`` and ``train`` teach a model,
-and ``pretrained("reverse")`` returns the one the lessons use.
+``pretrained("reverse")`` returns the encoder-decoder the lessons use, and
+``pretrained("add")`` the decoder-only GPT (``gpt``, ``completer``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ def __getattr__(name: str) -> Any:
     # `pretrained` is imported on first use, not with the package: `python -m transformer_primer`
     # must set the BLAS thread variables before numpy is imported (see __main__.py).
     if name == "pretrained":
-        from .seq2seq import pretrained
+        from .completer import pretrained
 
         return pretrained
     raise AttributeError(f"module 'transformer_primer' has no attribute {name!r}")

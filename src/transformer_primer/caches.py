@@ -27,6 +27,7 @@ __all__ = [
     "EncoderCache",
     "EncoderLayerCache",
     "FeedForwardCache",
+    "GPTCache",
     "LayerNormCache",
 ]
 
@@ -99,3 +100,12 @@ class DecoderCache(TypedDict, total=False):
     embed: EmbeddingCache
     layers: list[DecoderLayerCache]  # one per decoder layer, in order
     y: Array  # (..., n_y, d_model): the last decoder layer's output, before w_out
+
+
+class GPTCache(TypedDict, total=False):
+    """Kept by [GPT.logits][transformer_primer.gpt.GPT.logits]."""
+
+    embed: EmbeddingCache
+    layers: list[EncoderLayerCache]  # one per block, in order (causal self-attention, pre-norm)
+    final_norm: LayerNormCache  # the layer norm after the stack
+    h: Array  # (..., n, d_model): the normalised states, before w_out

@@ -28,8 +28,10 @@ from .caches import (
     EncoderCache,
     EncoderLayerCache,
     FeedForwardCache,
+    GPTCache,
     LayerNormCache,
 )
+from .gpt import GPT
 from .layers import DecoderLayer, EncoderLayer, FeedForward, LayerNorm, Residual
 from .model import Transformer
 
@@ -40,6 +42,9 @@ __all__ = [
     "embedding_backward",
     "encoder_layer_backward",
     "feed_forward_backward",
+    "gpt_backward",
+    "gpt_loss",
+    "gpt_loss_and_grads",
     "layer_norm_backward",
     "linear_backward",
     "loss_and_grads",
@@ -812,3 +817,108 @@ def relative_error(analytic: Array, numeric: Array) -> float:
 
 
 # --8<-- [end:gradient_check]
+
+
+# --8<-- [start:gpt_backward]
+def gpt_backward(gpt: GPT, dlogits: Array, cache: GPTCache) -> Grads:
+    """Backward of the decoder-only [GPT][transformer_primer.gpt.GPT].
+
+    The forward pass in reverse: the output projection, the final layer norm, the blocks
+    (each an encoder layer's backward, last block first), then the embedding table. No
+    cross-attention, so no gradient goes anywhere but down the one stack.
+
+    Parameters
+    ----------
+    gpt : GPT
+    dlogits : numpy.ndarray, shape (..., n, vocab_size)
+    cache : GPTCache
+        Filled by ``gpt.logits(ids, cache=cache)``.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        One gradient per entry of ``gpt.parameters()``, same names and shapes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from transformer_primer.gpt import GPTConfig
+    >>> gpt = GPT(GPTConfig(vocab_size=6, d_model=4, n_heads=2, d_ff=8), np.random.default_rng(0))
+    >>> cache = {}
+    >>> logits = gpt.logits(np.array([1, 3, 4]), cache=cache)
+    >>> grads = gpt_backward(gpt, np.ones_like(logits), cache)
+    >>> sorted(grads) == sorted(gpt.parameters())
+    True
+    """
+    grads: Grads = {}
+    dh, grads["w_out"], grads["b_out"] = linear_backward(dlogits, cache["h"], gpt.w_out)  # (..., n, d_model)
+    dx, part = layer_norm_backward(gpt.final_norm, dh, cache["final_norm"])
+    grads.update(_prefixed("final_norm", part))
+    for i in reversed(range(len(gpt.layers))):
+        dx, part = encoder_layer_backward(gpt.layers[i], dx, cache["layers"][i])  # (..., n, d_model)
+        grads.update(_prefixed(f"layers.{i}", part))
+    grads["embedding.weight"] = embedding_backward(dx, cache["embed"]["ids"], gpt.config.vocab_size)
+    return grads
+
+
+# --8<-- [end:gpt_backward]
+
+
+# --8<-- [start:gpt_loss_and_grads]
+def gpt_loss_and_grads(
+    gpt: GPT, ids: NDArray[np.integer], targets: NDArray[np.integer]
+) -> tuple[float, Grads, dict[str, int]]:
+    """One forward and backward pass of a GPT on a padded batch: next-token prediction.
+
+    ``targets[..., t]`` is the token that should follow ``ids[..., t]``: the input shifted
+    left by one, with ``pad_id`` wherever nothing is to be learned (padding, or a prompt
+    whose continuation is not the model's job). Every position is scored at once.
+
+    Parameters
+    ----------
+    gpt : GPT
+    ids : numpy.ndarray of int, shape (batch, n)
+    targets : numpy.ndarray of int, shape (batch, n)
+
+    Returns
+    -------
+    loss : float
+        Mean cross-entropy per real target token.
+    grads : dict of numpy.ndarray
+        One gradient per entry of ``gpt.parameters()``.
+    counts : dict of int
+        ``tokens`` (real targets) and ``correct`` (how many the most probable token got right).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from transformer_primer.gpt import GPTConfig
+    >>> gpt = GPT(GPTConfig(vocab_size=6, d_model=4, n_heads=2, d_ff=8), np.random.default_rng(0))
+    >>> loss, grads, counts = gpt_loss_and_grads(gpt, np.array([[1, 3, 4]]), np.array([[0, 4, 2]]))
+    >>> counts["tokens"]  # the first target is padding: not counted
+    2
+    """
+    cache: GPTCache = {}
+    logits = gpt.forward(ids, cache)  # (batch, n, vocab_size)
+    loss, dlogits, real = cross_entropy(logits, targets, gpt.config.pad_id)
+    grads = gpt_backward(gpt, dlogits, cache)
+    correct = int(((logits.argmax(axis=-1) == targets) & real).sum())
+    return loss, grads, {"tokens": int(real.sum()), "correct": correct}
+
+
+# --8<-- [end:gpt_loss_and_grads]
+
+
+def gpt_loss(gpt: GPT, ids: NDArray[np.integer], targets: NDArray[np.integer]) -> float:
+    """The loss of [gpt_loss_and_grads][transformer_primer.grad.gpt_loss_and_grads] alone, for gradient checks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from transformer_primer.gpt import GPTConfig
+    >>> gpt = GPT(GPTConfig(vocab_size=6, d_model=4, n_heads=2, d_ff=8), np.random.default_rng(0))
+    >>> batch = np.array([[1, 3, 4]]), np.array([[0, 4, 2]])
+    >>> gpt_loss(gpt, *batch) == gpt_loss_and_grads(gpt, *batch)[0]
+    True
+    """
+    return cross_entropy(gpt.forward(ids, {}), targets, gpt.config.pad_id)[0]

@@ -230,25 +230,38 @@ class Seq2Seq:
         ValueError
             If ``path`` names a folder, or its folder does not exist or cannot be written to.
         """
-        path = check_writable("path", path)
-        arrays: dict[str, NDArray[np.generic]] = {
-            f"param/{name}": p for name, p in self.model.parameters().items()
-        }
-        arrays.update({f"history/{name}": h for name, h in self.history.items()})
-        arrays["config"] = np.array(json.dumps(asdict(self.model.config)))
         info = {"task": self.task, "chars": self.vocab.chars, "max_chars": self.max_chars, **self.metadata}
-        arrays["metadata"] = np.array(json.dumps(info))
-        with tempfile.NamedTemporaryFile(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-        ) as f:
-            tmp = Path(f.name)
-            try:
-                np.savez_compressed(f, allow_pickle=False, **arrays)  # an open file: no ".npz" added
-            except BaseException:
-                f.close()
-                tmp.unlink(missing_ok=True)
-                raise
-        os.replace(tmp, path)  # atomic on one file system
+        write_model_file(path, self.model.parameters(), self.history, asdict(self.model.config), info)
+
+
+def write_model_file(
+    path: str | Path,
+    params: dict[str, NDArray[np.floating]],
+    history: dict[str, NDArray[np.generic]],
+    config: dict[str, Any],
+    metadata: dict[str, Any],
+) -> None:
+    """Write a model file atomically: ``param/<name>``, ``history/<name>``, JSON config and metadata.
+
+    Shared by [Seq2Seq.save][transformer_primer.seq2seq.Seq2Seq.save] and the decoder-only
+    [Completer.save][transformer_primer.completer.Completer.save]; see the former.
+    """
+    path = check_writable("path", path)
+    arrays: dict[str, NDArray[np.generic]] = {f"param/{name}": p for name, p in params.items()}
+    arrays.update({f"history/{name}": h for name, h in history.items()})
+    arrays["config"] = np.array(json.dumps(config))
+    arrays["metadata"] = np.array(json.dumps(metadata))
+    with tempfile.NamedTemporaryFile(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+    ) as f:
+        tmp = Path(f.name)
+        try:
+            np.savez_compressed(f, allow_pickle=False, **arrays)  # an open file: no ".npz" added
+        except BaseException:
+            f.close()
+            tmp.unlink(missing_ok=True)
+            raise
+    os.replace(tmp, path)  # atomic on one file system
 
 
 def check_writable(name: str, path: str | Path) -> Path:
@@ -318,6 +331,35 @@ def load(path: str | Path) -> Seq2Seq:
         expected JSON, a missing weight, or a weight of the wrong shape, dtype or with NaN
         or infinity. The message names the file and what is wrong.
     """
+    path, archive = open_model_file(path)
+    with archive:
+        members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+        config = _read_config(path, archive, members)
+        info = _read_json(path, archive, members, "metadata")
+        task, chars, max_chars = _read_metadata(path, info, config)
+        model = Transformer(config, np.random.default_rng(0))  # shapes only: every weight is replaced
+        for name, p in model.parameters().items():
+            p[...] = _read_array(path, archive, members, f"param/{name}", p.shape)  # in place
+        history = {
+            key.removeprefix("history/"): _read_array(path, archive, members, key, None)
+            for key in members
+            if key.startswith("history/")
+        }
+    refuse_unknown_entries(path, members)
+    seq2seq = Seq2Seq(model, Vocab(chars), task, max_chars)
+    seq2seq.history, seq2seq.metadata = history, info
+    return seq2seq
+
+
+def open_model_file(path: str | Path) -> tuple[Path, zipfile.ZipFile]:
+    """The checked path and the open archive of a model file, before anything is read from it.
+
+    Raises
+    ------
+    FileNotFoundError, TypeError, ValueError
+        As [load][transformer_primer.seq2seq.load]: not a path, a folder, no file, a file
+        too large, or not a zip archive.
+    """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a file path, got {describe(path)}")
     path = Path(path)
@@ -335,27 +377,16 @@ def load(path: str | Path) -> Seq2Seq:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as err:
         raise ValueError(f"{path} is not a model file: not a readable .npz archive ({err})") from None
-    with archive:
-        members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
-        config = _read_config(path, archive, members)
-        info = _read_json(path, archive, members, "metadata")
-        task, chars, max_chars = _read_metadata(path, info, config)
-        model = Transformer(config, np.random.default_rng(0))  # shapes only: every weight is replaced
-        for name, p in model.parameters().items():
-            p[...] = _read_array(path, archive, members, f"param/{name}", p.shape)  # in place
-        history = {
-            key.removeprefix("history/"): _read_array(path, archive, members, key, None)
-            for key in members
-            if key.startswith("history/")
-        }
+    return path, archive
+
+
+def refuse_unknown_entries(path: Path, members: dict[str, zipfile.ZipInfo]) -> None:
+    """Refuse an archive with entries other than the config, the metadata, weights and history."""
     unknown = sorted(
         k for k in members if k not in ("config", "metadata") and not k.startswith(("param/", "history/"))
     )
     if unknown:
         raise ValueError(f"{path}: unexpected entries {unknown[:3]}: not a model file of this package")
-    seq2seq = Seq2Seq(model, Vocab(chars), task, max_chars)
-    seq2seq.history, seq2seq.metadata = history, info
-    return seq2seq
 
 
 def _header(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple[int, ...], np.dtype]:

@@ -1,14 +1,20 @@
-"""Tasks: reverse, copy and sort strings of lowercase letters and spaces.
+"""Tasks: reverse, copy and sort strings of lowercase letters and spaces; add two numbers.
 
 Each task maps a source string to a target string: ``reverse("hello world")`` is
 ``"dlrow olleh"``. Strings are drawn at random, with a seeded generator, and every
 possible string belongs to exactly one **split** (train, valid or test) by a hash of its
 text. The training loop only ever draws from the train split, so a test string can never
 have been seen in training, however long the training runs.
+
+The decoder-only model's task is addition written as text: the prompt ``"37+48="`` is
+continued by ``"85"`` and the end token. There are only 10,000 such prompts (two numbers
+0-99), and the same CRC-32 hash splits them (see
+[addition_split][transformer_primer.tasks.addition_split]).
 """
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Callable
 
@@ -19,12 +25,20 @@ from ._checks import check_positive_int, describe
 from .vocab import Vocab
 
 __all__ = [
+    "ADD_CHARS",
+    "ADD_MAX_PROMPT",
     "ALPHABET",
     "MAX_CHARS",
     "QUALITY",
     "TASKS",
+    "addition_answer",
+    "addition_prompt",
+    "addition_split",
     "held_out",
+    "held_out_additions",
     "make_batch",
+    "make_lm_batch",
+    "sample_additions",
     "sample_strings",
     "split_of",
     "target",
@@ -243,3 +257,213 @@ def make_batch(
 
 
 # --8<-- [end:make_batch]
+
+
+ADD_CHARS = "0123456789+="
+"""The characters of the addition task: the digits, the plus sign and the equals sign."""
+
+ADD_MAX_PROMPT = len("99+99=")
+"""The longest addition prompt (6 characters); the longest answer is 3 ("198")."""
+
+ADD_MAX = 99
+"""The largest number added."""
+
+
+def addition_prompt(a: int, b: int) -> str:
+    """The prompt for ``a + b``, written as text: ``addition_prompt(37, 48)`` is ``"37+48="``.
+
+    Parameters
+    ----------
+    a, b : int
+        Two numbers, 0 to 99.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``a`` or ``b`` is not an integer from 0 to 99.
+
+    Examples
+    --------
+    >>> addition_prompt(37, 48), addition_prompt(3, 0)
+    ('37+48=', '3+0=')
+    """
+    a = check_positive_int("a", a, minimum=0, maximum=ADD_MAX)
+    b = check_positive_int("b", b, minimum=0, maximum=ADD_MAX)
+    return f"{a}+{b}="
+
+
+def addition_answer(prompt: str) -> str:
+    """What follows ``prompt``: the sum, written normally (most significant digit first).
+
+    Parameters
+    ----------
+    prompt : str
+        ``"a+b="`` with ``a`` and ``b`` from 0 to 99, written without leading zeros.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        If ``prompt`` is not of that form.
+
+    Examples
+    --------
+    >>> addition_answer("37+48="), addition_answer("0+0=")
+    ('85', '0')
+    """
+    parts = prompt.removesuffix("=").split("+") if isinstance(prompt, str) and prompt.endswith("=") else []
+    numbers = [
+        int(p) for p in parts if p.isdigit() and p.isascii() and str(int(p)) == p and int(p) <= ADD_MAX
+    ]
+    if len(parts) != 2 or len(numbers) != 2:
+        raise ValueError(f"prompt must be 'a+b=' with a and b from 0 to {ADD_MAX}, got {prompt!r}")
+    return str(numbers[0] + numbers[1])
+
+
+# --8<-- [start:addition_split]
+def addition_split(prompt: str) -> str:
+    """The split an addition prompt belongs to, fixed forever by the CRC-32 hash of its text.
+
+    The same hash as [split_of][transformer_primer.tasks.split_of], but two buckets in 20
+    are ``"test"``: there are only 10,000 prompts, and 1,000 of them must be held out
+    (1,010 are), 506 are ``"valid"`` and 8,484 ``"train"``.
+
+    Parameters
+    ----------
+    prompt : str
+
+    Returns
+    -------
+    str
+        ``"train"``, ``"valid"`` or ``"test"``.
+
+    Examples
+    --------
+    >>> addition_split("37+48="), addition_split("75+84=")
+    ('train', 'test')
+    """
+    bucket = zlib.crc32(prompt.encode("utf-8")) % 20  # 0..19
+    return "test" if bucket < 2 else "valid" if bucket == 2 else "train"
+
+
+# --8<-- [end:addition_split]
+
+
+@functools.cache
+def _all_additions(split: str) -> tuple[str, ...]:
+    """Every prompt of ``split`` (computed once: training draws from it at every step)."""
+    every = (f"{a}+{b}=" for a in range(ADD_MAX + 1) for b in range(ADD_MAX + 1))
+    return tuple(p for p in every if addition_split(p) == split)
+
+
+def sample_additions(rng: np.random.Generator, n: int, split: str, *, distinct: bool = False) -> list[str]:
+    """Draw ``n`` addition prompts of one split, uniformly.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    n : int
+        How many prompts.
+    split : str
+        ``"train"``, ``"valid"`` or ``"test"``.
+    distinct : bool
+        No repeats (for evaluation sets); then ``n`` must not exceed the split's size.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    TypeError
+        If ``rng`` is not a Generator or ``n`` not an integer.
+    ValueError
+        If ``split`` is unknown or ``distinct`` asks for more prompts than the split holds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> prompts = sample_additions(np.random.default_rng(0), 3, "test")
+    >>> [addition_split(p) for p in prompts]
+    ['test', 'test', 'test']
+    """
+    if split not in _SPLITS:
+        raise ValueError(f"split must be one of {_SPLITS}, got {split!r}")
+    n = check_positive_int("n", n)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {describe(rng)}")
+    pool = _all_additions(split)
+    if distinct and n > len(pool):
+        raise ValueError(f"the {split!r} split holds {len(pool)} addition prompts, fewer than n = {n}")
+    picks = rng.choice(len(pool), size=n, replace=not distinct)
+    return [pool[i] for i in picks]
+
+
+def held_out_additions(n: int = 1000) -> list[str]:
+    """The fixed evaluation set of the addition task: ``n`` distinct prompts of the test split.
+
+    Parameters
+    ----------
+    n : int
+        How many prompts (at most 1,010, the size of the test split).
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> prompts = held_out_additions(1000)
+    >>> len(set(prompts)), {addition_split(p) for p in prompts}
+    (1000, {'test'})
+    """
+    return sample_additions(np.random.default_rng(TEST_SEED), n, "test", distinct=True)
+
+
+# --8<-- [start:make_lm_batch]
+def make_lm_batch(vocab: Vocab, prompts: list[str]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Inputs and targets for next-token training of a decoder-only model on addition.
+
+    Each row is ``<bos>``, the prompt, the answer, ``<eos>``, padded; the input is the row
+    without its last token and the target is the row shifted left by one. Only the answer
+    and the end token are targets: the prompt's own characters (random numbers) are not
+    the model's job, so their targets are ``pad_id`` (no loss, no gradient).
+
+    Parameters
+    ----------
+    vocab : Vocab
+        With the characters of ``ADD_CHARS``.
+    prompts : list of str
+
+    Returns
+    -------
+    ids : numpy.ndarray of int64, shape (batch, n)
+    targets : numpy.ndarray of int64, shape (batch, n)
+
+    Examples
+    --------
+    >>> ids, targets = make_lm_batch(Vocab(ADD_CHARS), ["3+4=", "9+9="])
+    >>> ids.tolist()  # <bos> 3 + 4 = 7 / <bos> 9 + 9 = 1 8
+    [[1, 6, 13, 7, 14, 10, 0], [1, 12, 13, 12, 14, 4, 11]]
+    >>> targets.tolist()  # padding (0) until the answer: 7 <eos> / 1 8 <eos>
+    [[0, 0, 0, 0, 10, 2, 0], [0, 0, 0, 0, 4, 11, 2]]
+    """
+    rows = [(vocab.encode(p), vocab.encode(addition_answer(p))) for p in prompts]
+    n = max(len(p) + len(a) + 1 for p, a in rows)  # <bos> + prompt + answer (<eos> is only a target)
+    ids = np.full((len(rows), n), vocab.pad_id, dtype=np.int64)  # (batch, n)
+    targets = np.full((len(rows), n), vocab.pad_id, dtype=np.int64)  # (batch, n)
+    for row, (p, a) in enumerate(rows):
+        seq = [vocab.bos_id, *p, *a, vocab.eos_id]
+        ids[row, : len(seq) - 1] = seq[:-1]
+        targets[row, len(p) : len(seq) - 1] = [*a, vocab.eos_id]  # the answer, then the end
+    return ids, targets
+
+
+# --8<-- [end:make_lm_batch]

@@ -22,13 +22,23 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._checks import check_positive_float, check_positive_int
-from .grad import loss_and_grads
+from .completer import COMPLETION_TASKS, Completer
+from .gpt import GPT, GPTConfig
+from .grad import gpt_loss_and_grads, loss_and_grads
 from .model import Transformer, TransformerConfig
 from .seq2seq import Seq2Seq
-from .tasks import ALPHABET, MAX_CHARS, TASKS, make_batch, sample_strings
+from .tasks import ALPHABET, MAX_CHARS, TASKS, make_batch, make_lm_batch, sample_additions, sample_strings
 from .vocab import Vocab
 
-__all__ = ["Adam", "TrainConfig", "clip_by_global_norm", "learning_rate", "train"]
+__all__ = [
+    "Adam",
+    "GPTTrainConfig",
+    "TrainConfig",
+    "clip_by_global_norm",
+    "learning_rate",
+    "train",
+    "train_gpt",
+]
 
 Array = NDArray[np.floating]
 
@@ -306,3 +316,121 @@ def train(config: TrainConfig, progress: TextIO | None = sys.stderr) -> Seq2Seq:
 
 
 # --8<-- [end:train]
+
+
+@dataclass(frozen=True)
+class GPTTrainConfig:
+    """Everything a decoder-only training run depends on; the same values give the same model.
+
+    Examples
+    --------
+    >>> GPTTrainConfig(steps=10).model_config(vocab_size=15).max_len
+    10
+    """
+
+    task: str = "add"  # the one decoder-only task: "37+48=" -> "85"
+    seed: int = 0  # the one source of randomness: initial weights and training batches
+    steps: int = 3000  # Adam updates
+    batch_size: int = 64  # prompts per step
+    lr: float = 3e-3  # peak learning rate, reached after the warm-up
+    warmup: int = 200  # steps of linear warm-up from 0
+    clip: float = 1.0  # the gradient's global norm is scaled down to at most this
+    d_model: int = 64  # model width
+    n_heads: int = 4  # attention heads
+    d_ff: int = 256  # feed-forward hidden width
+    n_layers: int = 2  # blocks
+    eval_every: int = 500  # steps between two exact-match checks on the validation split
+    eval_size: int = 200  # validation prompts per check
+
+    def __post_init__(self) -> None:
+        if self.task not in COMPLETION_TASKS:
+            raise ValueError(f"task must be one of {sorted(COMPLETION_TASKS)}, got {self.task!r}")
+        for name in ("steps", "batch_size", "warmup", "eval_every", "eval_size"):
+            check_positive_int(name, getattr(self, name))
+        check_positive_int("seed", self.seed, minimum=0)
+        for name in ("lr", "clip"):
+            check_positive_float(name, getattr(self, name))
+
+    def model_config(self, vocab_size: int) -> GPTConfig:
+        """The model's sizes; ``max_len`` holds the start token, the longest prompt and answer."""
+        max_prompt = COMPLETION_TASKS[self.task][1]
+        return GPTConfig(
+            vocab_size=vocab_size,
+            d_model=self.d_model,
+            n_heads=self.n_heads,
+            d_ff=self.d_ff,
+            n_layers=self.n_layers,
+            max_len=max_prompt + 4,  # <bos> + "99+99=" + "198": the end token is only a target
+        )
+
+
+# --8<-- [start:train_gpt]
+def train_gpt(config: GPTTrainConfig, progress: TextIO | None = sys.stderr) -> Completer:
+    """Train a decoder-only model from scratch on ``config.task``: next-token prediction.
+
+    The loop of [train][transformer_primer.train.train] (Adam, warm-up and cosine decay,
+    gradient clipping), with the GPT's batches: each row is a prompt and its answer, and
+    only the answer's tokens are targets.
+
+    Parameters
+    ----------
+    config : GPTTrainConfig
+    progress : text stream, optional
+        Where the progress bar goes (standard error by default); ``None`` for silence.
+
+    Returns
+    -------
+    Completer
+        The trained model, its training history and its config in ``metadata``.
+
+    Examples
+    --------
+    >>> model = train_gpt(GPTTrainConfig(steps=2, d_model=8, n_heads=2, d_ff=8, n_layers=1,
+    ...                                  eval_every=2, eval_size=4), progress=None)
+    >>> model.history["step"].tolist()
+    [1, 2]
+    """
+    seeds = np.random.SeedSequence(config.seed).spawn(3)
+    init_rng, data_rng, valid_rng = (np.random.default_rng(s) for s in seeds)
+    chars, max_prompt = COMPLETION_TASKS[config.task]
+    vocab = Vocab(chars)
+    gpt = GPT(config.model_config(len(vocab)), init_rng)
+    completer = Completer(gpt, vocab, config.task, max_prompt)
+    valid = sample_additions(valid_rng, config.eval_size, "valid", distinct=True)
+    optimizer = Adam(gpt.parameters())
+    bar = _Progress(progress, config.task, config.steps)
+    curves = ("step", "loss", "token_accuracy", "valid_step", "valid_exact")
+    history: dict[str, list[float]] = {name: [] for name in curves}
+    start, start_cpu = time.perf_counter(), time.process_time()
+    window_loss, window_correct, window_tokens, exact = 0.0, 0, 0, None
+    log_every = max(1, config.eval_every // 10)
+    for step in range(config.steps):
+        ids, targets = make_lm_batch(vocab, sample_additions(data_rng, config.batch_size, "train"))
+        loss, grads, counts = gpt_loss_and_grads(gpt, ids, targets)
+        clip_by_global_norm(grads, config.clip)
+        optimizer.step(grads, learning_rate(step, config.steps, config.lr, config.warmup))
+        window_loss += loss * counts["tokens"]
+        window_correct += counts["correct"]
+        window_tokens += counts["tokens"]
+        done = step + 1
+        if done % config.eval_every == 0 or done == config.steps:  # greedy generation, no teacher
+            exact = completer.exact_match(valid)
+            history["valid_step"].append(done)
+            history["valid_exact"].append(exact)
+        if done % log_every == 0 or done == config.steps:
+            history["step"].append(done)
+            history["loss"].append(window_loss / window_tokens)
+            history["token_accuracy"].append(window_correct / window_tokens)
+            bar.update(done, history["loss"][-1], history["token_accuracy"][-1], exact, done == config.steps)
+            window_loss, window_correct, window_tokens = 0.0, 0, 0
+    completer.history = {name: np.asarray(values) for name, values in history.items()}
+    completer.metadata = {
+        "train_config": asdict(config),
+        "train_seconds": round(time.perf_counter() - start, 1),  # wall clock
+        "train_cpu_seconds": round(time.process_time() - start_cpu, 1),  # one core's work
+        "parameters": sum(p.size for p in gpt.parameters().values()),
+    }
+    return completer
+
+
+# --8<-- [end:train_gpt]

@@ -21,6 +21,7 @@ from transformer_primer import (
     attention,
     bpe,
     check,
+    gpt,
     kernels,
     layers,
     masks,
@@ -59,7 +60,7 @@ def test_the_origin_check_catches_a_bare_numpy_error() -> None:
 
 # --- every public function and class documents what it raises ------------------------------
 
-MODULES = [numerics, masks, attention, kernels, positional, layers, model, rnn, trace, bpe, check]
+MODULES = [numerics, masks, attention, kernels, positional, layers, model, gpt, rnn, trace, bpe, check]
 NO_RAISES = {"DecodeStep", "attend"}  # a record of values; the unchecked core of the fast kernel
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from transformer_primer import grad
 from transformer_primer.attention import MultiHeadAttention, scaled_dot_product_attention
+from transformer_primer.gpt import GPT, GPTConfig
 from transformer_primer.layers import DecoderLayer, EncoderLayer, FeedForward, LayerNorm
 from transformer_primer.masks import causal_mask, padding_mask
 from transformer_primer.model import Transformer, TransformerConfig
@@ -205,3 +206,17 @@ def test_the_check_catches_a_wrong_gradient() -> None:
     assert grad.relative_error(wrong, numeric) > 1e-2
     right, _ = grad.layer_norm_backward(norm, r, cache)
     assert grad.relative_error(right, numeric) < TOL
+
+
+@pytest.mark.parametrize("n_layers", [1, 2])
+def test_gpt_on_a_padded_batch(n_layers: int) -> None:
+    gpt = GPT(GPTConfig(vocab_size=7, d_model=4, n_heads=2, d_ff=6, n_layers=n_layers, max_len=6), rng())
+    gpt.final_norm.gamma[...] = rng(1).normal(size=4)  # not the initial ones: every term counts
+    gpt.final_norm.beta[...] = rng(2).normal(size=4)
+    ids = np.array([[1, 5, 4, 3, 2, 0], [1, 6, 3, 4, 5, 2]])  # the first sequence ends early: padding
+    targets = np.array([[0, 4, 3, 2, 0, 0], [0, 3, 4, 5, 2, 0]])  # pad_id: nothing learned there
+    loss, grads, counts = grad.gpt_loss_and_grads(gpt, ids, targets)
+    assert counts["tokens"] == 7
+    assert sorted(grads) == sorted(gpt.parameters())
+    errors = check(lambda: grad.gpt_loss(gpt, ids, targets), gpt.parameters(), grads)
+    print(f"GPT, {n_layers} layer(s): worst relative error {max(errors.values()):.1e}")

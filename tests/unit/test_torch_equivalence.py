@@ -44,6 +44,7 @@ except ImportError:
     )
 
 from transformer_primer.attention import MultiHeadAttention, scaled_dot_product_attention  # noqa: E402
+from transformer_primer.gpt import GPT, GPTConfig  # noqa: E402
 from transformer_primer.layers import DecoderLayer, EncoderLayer, LayerNorm  # noqa: E402
 
 TOL = 1e-5  # float32, values of order 1
@@ -287,3 +288,62 @@ def test_a_query_that_may_see_no_key() -> None:
     mha = MultiHeadAttention(4, 2, np.random.default_rng(0), dtype=F32)
     copy_mha(mha, module)
     assert np.all(mha(q, k, v, mask)[0][1] == mha.b_o)  # zero heads, then the output bias only
+
+
+def torch_gpt(gpt: GPT) -> tuple[list[torch.nn.TransformerEncoderLayer], torch.nn.LayerNorm]:
+    """PyTorch's pieces of a GPT: a stack of pre-norm encoder layers and a final norm, float64."""
+    c = gpt.config
+    layers = [
+        torch.nn.TransformerEncoderLayer(
+            c.d_model,
+            c.n_heads,
+            dim_feedforward=c.d_ff,
+            dropout=0.0,
+            activation="relu",
+            layer_norm_eps=1e-5,
+            batch_first=True,
+            norm_first=True,
+        )
+        .double()
+        .train()
+        for _ in range(c.n_layers)
+    ]
+    return layers, torch.nn.LayerNorm(c.d_model, eps=1e-5).double()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_gpt_is_a_causal_encoder_stack_with_a_final_norm(seed: int) -> None:
+    # Float64 end to end (the GPT's weights are float64): the same logits to ~1e-12.
+    rng, gen, n_heads, d_model, batch, n, _ = sizes(seed)
+    config = GPTConfig(
+        vocab_size=11,
+        d_model=d_model,
+        n_heads=n_heads,
+        d_ff=int(rng.integers(1, 17)),
+        n_layers=int(rng.integers(1, 4)),
+        max_len=8,
+    )
+    gpt = GPT(config, rng)
+    layers, final_norm = torch_gpt(gpt)
+    for ours, theirs in zip(gpt.layers, layers, strict=True):
+        randomize(theirs, gen)
+        copy_mha(ours.self_attn, theirs.self_attn)
+        copy_ff(ours, theirs)
+        copy_norm(ours.norm_1, theirs.norm1)
+        copy_norm(ours.norm_2, theirs.norm2)
+    randomize(final_norm, gen)
+    final_norm.weight.data += 1.0  # a gain around 1, as randomize gives the layers' norms
+    copy_norm(gpt.final_norm, final_norm)
+    gpt.b_out[...] = rng.normal(size=config.vocab_size)
+    ids = rng.integers(0, config.vocab_size, size=(batch, min(n + 1, 8)))
+    ours_logits = gpt.logits(ids)  # (batch, n, vocab_size)
+    n_ids = ids.shape[1]
+    x = t(gpt.embedding.weight[ids] * np.sqrt(d_model) + gpt.positions[:n_ids])  # the same input
+    causal = t(~np.tril(np.ones((n_ids, n_ids), dtype=bool)))  # torch: True = may NOT attend
+    for layer in layers:
+        x = layer(x, src_mask=causal)
+    ref = to_np(final_norm(x)) @ gpt.w_out + gpt.b_out
+    worst = float(np.max(np.abs(ours_logits - ref)))
+    print(f"seed {seed}: {config.n_layers} layer(s), worst |ours - torch| = {worst:.1e}")
+    assert ours_logits.dtype == np.float64
+    assert worst <= 1e-10
