@@ -596,7 +596,10 @@ def encoder_decoder_log_probs(model: Transformer, src_ids: ArrayLike) -> NextLog
 
 # --8<-- [start:gpt_log_probs]
 def gpt_log_probs(model: GPT) -> NextLogProbs:
-    """The decoder-only [GPT][transformer_primer.gpt.GPT] as a [NextLogProbs][transformer_primer.decoding.NextLogProbs] function.
+    """The decoder-only [GPT][transformer_primer.gpt.GPT] as a next-token function.
+
+    The function is a [NextLogProbs][transformer_primer.decoding.NextLogProbs]: any decoding
+    strategy of this module can drive it.
 
     Each call runs the whole model on the prefix (no cache: see
     [GPTKVCache][transformer_primer.kv_cache.GPTKVCache]) and returns the last position's
