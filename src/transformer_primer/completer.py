@@ -11,7 +11,7 @@ pickles) and is read by the same checked, bounded-memory code
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -22,10 +22,10 @@ from numpy.typing import NDArray
 from ._checks import check_positive_int, describe
 from .gpt import GPT, GPTConfig
 from .seq2seq import (
-    MAX_LOADED_LEN,
     Seq2Seq,
     _read_array,
     _read_json,
+    check_config,
     open_model_file,
     refuse_unknown_entries,
     write_model_file,
@@ -293,7 +293,7 @@ def load(path: str | Path) -> Completer:
     path, archive = open_model_file(path)
     with archive:
         members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
-        config = _read_config(path, _read_json(path, archive, members, "config"))
+        config = check_config(path, _read_json(path, archive, members, "config"), GPTConfig)
         info = _read_json(path, archive, members, "metadata")
         task, chars, max_prompt = _read_metadata(path, info, config)
         gpt = GPT(config, np.random.default_rng(0))  # shapes only: every weight is replaced
@@ -308,20 +308,6 @@ def load(path: str | Path) -> Completer:
     completer = Completer(gpt, Vocab(chars), task, max_prompt)
     completer.history, completer.metadata = history, info
     return completer
-
-
-def _read_config(path: Path, raw: dict[str, Any]) -> GPTConfig:
-    """The model's sizes, checked: the right fields, and a max_len whose table fits."""
-    wanted = {f.name for f in fields(GPTConfig)}
-    if set(raw) != wanted:
-        raise ValueError(f"{path}: the config must have the fields {sorted(wanted)}, found {sorted(raw)}")
-    try:
-        config = GPTConfig(**raw)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{path}: the config is not valid: {err}") from None
-    if config.max_len > MAX_LOADED_LEN:
-        raise ValueError(f"{path}: the config's max_len is {config.max_len}, more than {MAX_LOADED_LEN}")
-    return config
 
 
 def _read_metadata(path: Path, info: dict[str, Any], config: GPTConfig) -> tuple[str, str, int]:

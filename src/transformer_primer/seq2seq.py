@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +32,16 @@ from .tasks import MAX_CHARS, TASKS
 from .vocab import Vocab
 
 __all__ = ["MAX_FILE_BYTES", "MAX_LOADED_LEN", "Seq2Seq", "check_writable", "load", "pretrained"]
+
+
+class _ModelConfig(Protocol):
+    """What ``check_config`` needs of a config: the longest sequence it makes a table for."""
+
+    @property
+    def max_len(self) -> int: ...
+
+
+ConfigT = TypeVar("ConfigT", bound=_ModelConfig)
 
 
 class Seq2Seq:
@@ -465,12 +475,19 @@ def _read_config(
     path: Path, archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]
 ) -> TransformerConfig:
     """The model's sizes, checked: the right fields, and a max_len whose table fits."""
-    raw = _read_json(path, archive, members, "config")
-    wanted = {f.name for f in fields(TransformerConfig)}
+    return check_config(path, _read_json(path, archive, members, "config"), TransformerConfig)
+
+
+def check_config(path: Path, raw: dict[str, Any], config_class: type[ConfigT]) -> ConfigT:
+    """``config_class(**raw)`` for a model file: exactly its fields, valid, a max_len that fits.
+
+    Shared by every model file the package reads (the encoder-decoder's and the GPT's).
+    """
+    wanted = {f.name for f in fields(config_class)}  # type: ignore[arg-type]  # a dataclass
     if set(raw) != wanted:
         raise ValueError(f"{path}: the config must have the fields {sorted(wanted)}, found {sorted(raw)}")
     try:
-        config = TransformerConfig(**raw)
+        config = config_class(**raw)
     except (TypeError, ValueError) as err:
         raise ValueError(f"{path}: the config is not valid: {err}") from None
     if config.max_len > MAX_LOADED_LEN:
