@@ -30,6 +30,7 @@ from ._checks import (
 from .caches import AttentionCache
 from .kernels import attend, scaled_dot_product_attention, tiled_attention
 from .numerics import softmax
+from .positional import _rotate_pairs, alibi_bias
 
 __all__ = [
     "MultiHeadAttention",
@@ -266,6 +267,9 @@ class MultiHeadAttention:
         self.b_k: Array = np.zeros(d_model, dtype=dtype)
         self.b_v: Array = np.zeros(d_model, dtype=dtype)
         self.b_o: Array = np.zeros(d_model, dtype=dtype)
+        # Positions inside attention, for a GPT (GPTConfig.positions); off in every other model.
+        self.rotary = False  # RoPE: turn each head's queries and keys by their position's angle
+        self.alibi = False  # ALiBi: add each head's distance penalty to the scores
 
     def parameters(self) -> dict[str, Array]:
         """The learnable arrays by name (the arrays themselves, not copies)."""
@@ -368,9 +372,12 @@ class MultiHeadAttention:
         k = split_heads(key @ self.w_k + self.b_k, self.n_heads)  # (..., n_heads, n_k, d_k)
         v = split_heads(value @ self.w_v + self.b_v, self.n_heads)  # (..., n_heads, n_k, d_k)
         check_attention_fits(q, k, v)  # the scores of these projections must fit the dtype
+        if self.rotary:  # RoPE (a GPT option): positions 0..n-1, the same turn for q and k
+            q, k = rotary_heads(q), rotary_heads(k)  # (..., n_heads, n, d_k), turned by position
         if mask is not None:
             mask = np.expand_dims(mask, -3)  # (..., n_q, n_k) -> (..., 1, n_q, n_k): every head
-        heads, weights = attend(q, k, v, mask)  # (..., n_heads, n_q, d_k), (..., n_heads, n_q, n_k)
+        attention = alibi_attention if self.alibi else attend  # ALiBi (a GPT option): biased scores
+        heads, weights = attention(q, k, v, mask)  # (..., n_heads, n_q, d_k), (..., n_heads, n_q, n_k)
         merged = merge_heads(heads)  # (..., n_heads, n_q, d_k) -> (..., n_q, d_model)
         assert weights is not None  # attend returns the weights unless told not to
         cache.update(
@@ -389,3 +396,42 @@ class MultiHeadAttention:
         return output, weights
 
     # --8<-- [end:mha_forward]
+
+
+Mask = NDArray[np.bool_]
+
+
+# --8<-- [start:positional_attention]
+# RoPE and ALiBi inside multi-head attention: what a GPT built with positions="rope" or "alibi"
+# runs in every block (GPTConfig.positions; the lesson docs/lessons/positions.md).
+def rotary_heads(x: Array, start: int = 0) -> Array:
+    """RoPE on checked heads (..., n, d_k): row ``r`` is turned by the angles of position ``start + r``.
+
+    The full forward pass turns positions ``0 .. n - 1``; a cached step turns its one new row
+    at its true position ``start``.
+    """
+    return _rotate_pairs(x, np.arange(start, start + x.shape[-2]), 10000.0)
+
+
+def alibi_attention(q: Array, k: Array, v: Array, mask: Mask | None) -> tuple[Array, Array]:
+    """Attention of checked heads (..., n_heads, n_q, d_k) with ALiBi's bias added to the scores.
+
+    The queries are the last ``n_q`` of ``n_k`` positions (``n_q = n_k`` in a full pass, 1 in a
+    cached step). The bias ([alibi_bias][transformer_primer.positional.alibi_bias]) is a
+    constant: the backward pass of the softmax and the products is unchanged.
+
+    Returns
+    -------
+    output : numpy.ndarray, shape (..., n_heads, n_q, d_v)
+    weights : numpy.ndarray, shape (..., n_heads, n_q, n_k)
+    """
+    n_heads, n_q, n_k = q.shape[-3], q.shape[-2], k.shape[-2]
+    bias = alibi_bias(n_heads, n_q, n_k).astype(q.dtype)  # (n_heads, n_q, n_k), -inf after the query
+    scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1]) + bias  # (..., n_heads, n_q, n_k)
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)  # (..., n_heads, n_q, n_k)
+    weights = softmax(scores, axis=-1)  # (..., n_heads, n_q, n_k)
+    return weights @ v, weights  # (..., n_heads, n_q, d_v)
+
+
+# --8<-- [end:positional_attention]

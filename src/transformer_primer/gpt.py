@@ -8,6 +8,9 @@ feed-forward, nothing else) run with a [causal_mask][transformer_primer.masks.ca
 pre-norm, a final [LayerNorm][transformer_primer.layers.LayerNorm] after the stack, and
 the output projection. An encoder layer with a causal mask *is* a GPT block: what makes a
 decoder-only model is the mask, not a new kind of layer.
+
+``GPTConfig(positions=...)`` picks how order reaches attention: the sinusoidal table (the
+default), a learned table, RoPE, ALiBi, or nothing (see ``POSITIONS``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from .model import DecodeStep, _flatten
 from .numerics import softmax
 from .positional import sinusoidal_positional_encoding
 
-__all__ = ["GPT", "GPTConfig"]
+__all__ = ["GPT", "GPTConfig", "POSITIONS"]
 
 Array = NDArray[np.floating]
 
@@ -38,15 +41,18 @@ class GPTConfig:
     Raises
     ------
     TypeError
-        If a size or a special id is not an integer.
+        If a size or a special id is not an integer, or ``positions`` is not a string.
     ValueError
-        If a size is not positive, ``n_heads`` does not divide ``d_model``, or the special
-        ids are not distinct ids below ``vocab_size``.
+        If a size is not positive, ``n_heads`` does not divide ``d_model``, the special
+        ids are not distinct ids below ``vocab_size``, ``positions`` is not one of
+        ``POSITIONS``, or RoPE is asked for with an odd ``d_k``.
 
     Examples
     --------
     >>> GPTConfig(vocab_size=15, d_model=64, n_heads=4).d_k
     16
+    >>> GPTConfig(vocab_size=15, positions="rope").positions
+    'rope'
     """
 
     vocab_size: int  # token ids 0 .. vocab_size - 1
@@ -58,6 +64,7 @@ class GPTConfig:
     pad_id: int = 0  # padding after the end of a shorter sequence; never a target, never generated
     bos_id: int = 1  # start symbol, the first token of every sequence
     eos_id: int = 2  # end symbol: generation stops when it is produced
+    positions: str = "sinusoidal"  # how order reaches attention: one of POSITIONS (lessons/positions)
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "d_model", "n_heads", "d_ff", "n_layers", "max_len"):
@@ -73,11 +80,31 @@ class GPTConfig:
                 raise ValueError(f"{name} must be < vocab_size = {self.vocab_size}, got {value}")
         if len(set(specials.values())) != 3:
             raise ValueError(f"pad_id, bos_id and eos_id must be distinct, got {specials}")
+        _check_positions(self)
 
     @property
     def d_k(self) -> int:
         """Size of each head's queries, keys and values."""
         return self.d_model // self.n_heads
+
+
+POSITIONS = ("sinusoidal", "learned", "rope", "alibi", "none")
+"""The values of ``GPTConfig.positions``: added to the embeddings (the paper's sine waves, a
+learned table), inside attention (RoPE turns queries and keys, ALiBi biases the scores), or
+nothing at all (the causal mask alone)."""
+
+
+def _check_positions(config: GPTConfig) -> None:
+    """``config.positions`` is one of POSITIONS, and RoPE has pairs to turn (an even d_k)."""
+    kinds = ", ".join(map(repr, POSITIONS))
+    if not isinstance(config.positions, str):
+        raise TypeError(f"positions must be a string, one of {kinds}, got {describe(config.positions)}")
+    if config.positions not in POSITIONS:
+        raise ValueError(f"positions must be one of {kinds}, got {config.positions!r}")
+    if config.positions == "rope" and config.d_k % 2:
+        raise ValueError(
+            f"positions='rope' turns pairs of dimensions: d_k must be even, got d_k = {config.d_k}"
+        )
 
 
 class GPT:
@@ -86,7 +113,10 @@ class GPT:
     ``logits(ids)`` runs ``ids`` (..., n) through
 
     1. ``embedding`` (an [Embedding][transformer_primer.layers.Embedding], scaled by
-       sqrt(d_model)) plus ``positions[:n]`` (the encoder-decoder's sinusoidal table);
+       sqrt(d_model)) plus ``positions[:n]`` (the encoder-decoder's sinusoidal table; with
+       ``config.positions = "learned"`` a trained table, listed among the parameters; with
+       ``"rope"``, ``"alibi"`` or ``"none"`` zeros, the positions entering inside each
+       block's attention or not at all);
     2. ``layers``, a list of ``n_layers``
        [EncoderLayer][transformer_primer.layers.EncoderLayer] blocks built with
        ``norm_first=True``, each run with ``causal_mask(n)``: position ``t`` sees ``0..t``;
@@ -142,18 +172,38 @@ class GPT:
         bound = 1.0 / np.sqrt(c.d_model)
         self.w_out: Array = rng.uniform(-bound, bound, (c.d_model, c.vocab_size))  # (d_model, vocab_size)
         self.b_out: Array = np.zeros(c.vocab_size)  # (vocab_size,)
+        self._set_up_positions(rng)
+
+    def _set_up_positions(self, rng: np.random.Generator) -> None:
+        """The position kind of ``config.positions``; drawn last, so the other weights do not move.
+
+        ``positions`` stays the table added to the embeddings: the sine waves, a learned table
+        (normal, standard deviation 0.02, as GPT-2; a parameter), or zeros when the positions
+        enter inside attention (RoPE, ALiBi) or not at all ("none").
+        """
+        kind, c = self.config.positions, self.config
+        if kind == "learned":
+            self.positions = rng.normal(0.0, 0.02, (c.max_len, c.d_model))  # (max_len, d_model)
+        elif kind != "sinusoidal":
+            self.positions = np.zeros((c.max_len, c.d_model))  # (max_len, d_model): nothing added
+        for layer in self.layers:
+            layer.self_attn.rotary = kind == "rope"
+            layer.self_attn.alibi = kind == "alibi"
 
     def parameters(self) -> dict[str, Array]:
         """Every learnable array, by dotted name (the arrays themselves).
 
         ``embedding.weight``, ``layers.<i>.<name>`` (as ``EncoderLayer.parameters()``),
-        ``final_norm.gamma``, ``final_norm.beta``, ``w_out``, ``b_out``.
+        ``final_norm.gamma``, ``final_norm.beta``, ``w_out``, ``b_out``; and ``positions``
+        when the positions are learned.
         """
         params = {f"embedding.{n}": a for n, a in self.embedding.parameters().items()}
         for i, layer in enumerate(self.layers):
             params.update({f"layers.{i}.{n}": a for n, a in layer.parameters().items()})
         params.update({f"final_norm.{n}": a for n, a in self.final_norm.parameters().items()})
         params["w_out"], params["b_out"] = self.w_out, self.b_out
+        if self.config.positions == "learned":
+            params["positions"] = self.positions  # (max_len, d_model), trained like the rest
         return params
 
     def check_ids(self, name: str, ids: ArrayLike) -> NDArray[np.integer]:

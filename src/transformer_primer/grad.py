@@ -46,6 +46,7 @@ __all__ = [
     "gpt_loss",
     "gpt_loss_and_grads",
     "layer_norm_backward",
+    "learned_positions_backward",
     "linear_backward",
     "loss_and_grads",
     "mha_backward",
@@ -54,6 +55,7 @@ __all__ = [
     "numerical_gradient",
     "relative_error",
     "residual_backward",
+    "rotary_backward",
     "softmax_backward",
 ]
 
@@ -149,6 +151,81 @@ def embedding_backward(dout: Array, ids: NDArray[np.integer], vocab_size: int) -
 
 
 # --8<-- [end:embedding_backward]
+
+
+# --8<-- [start:positions_backward]
+def learned_positions_backward(dout: Array, max_len: int) -> Array:
+    """Backward of adding a learned table ``positions[:n]`` (max_len, d_model) to the embeddings.
+
+    Row ``p`` of the table was added to the vector at position ``p`` of every sequence in the
+    batch: it receives the sum of their gradients. Rows past the longest sequence get 0.
+
+    Parameters
+    ----------
+    dout : numpy.ndarray, shape (..., n, d_model)
+        Gradient with respect to the embeddings plus positions.
+    max_len : int
+        Number of rows of the table, ``>= n``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (max_len, d_model)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> learned_positions_backward(np.ones((2, 3, 2)), max_len=4)  # 2 sequences of 3 positions
+    array([[2., 2.],
+           [2., 2.],
+           [2., 2.],
+           [0., 0.]])
+    """
+    n, d_model = dout.shape[-2:]
+    dtable = np.zeros((max_len, d_model), dtype=dout.dtype)  # (max_len, d_model)
+    dtable[:n] = dout.reshape(-1, n, d_model).sum(axis=0)  # (..., n, d_model) -> (n, d_model)
+    return dtable
+
+
+def rotary_backward(dout: Array, start: int = 0, base: float = 10000.0) -> Array:
+    """Backward of RoPE ([rotary_heads][transformer_primer.attention.rotary_heads]): the opposite turn.
+
+    Each pair ``(x_2i, x_2i+1)`` at position ``m`` was multiplied by the rotation ``R(m theta_i)``;
+    the gradient goes back through its transpose, ``R(m theta_i)^T = R(-m theta_i)``.
+
+    Parameters
+    ----------
+    dout : numpy.ndarray, shape (..., n, d)
+        Gradient with respect to the turned queries (or keys).
+    start : int
+        Position of the first row (0 in a full pass).
+    base : float
+        RoPE's base, as in the forward pass.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., n, d)
+        Gradient with respect to the queries (or keys) before the turn.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from transformer_primer.positional import rotary_embedding
+    >>> x = np.array([[0.3, -1.2], [0.7, 0.5]])
+    >>> bool(np.allclose(rotary_backward(rotary_embedding(x)), x))  # a rotation's transpose undoes it
+    True
+    """
+    n, d = dout.shape[-2:]
+    theta = base ** (-np.arange(0, d, 2) / d)  # (d / 2,)
+    angle = (np.arange(start, start + n)[:, None] * theta).astype(dout.dtype)  # (n, d / 2)
+    cos, sin = np.cos(angle), np.sin(angle)
+    even, odd = dout[..., 0::2], dout[..., 1::2]  # (..., n, d / 2) each
+    dx = np.empty_like(dout)  # (..., n, d)
+    dx[..., 0::2] = even * cos + odd * sin  # the transpose of [[cos, -sin], [sin, cos]]
+    dx[..., 1::2] = -even * sin + odd * cos
+    return dx
+
+
+# --8<-- [end:positions_backward]
 
 
 # --8<-- [start:softmax_backward]
@@ -269,6 +346,8 @@ def mha_backward(
     dmerged, grads["w_o"], grads["b_o"] = linear_backward(dout, c["merged"], mha.w_o)  # (..., n_q, d_model)
     dheads = split_heads(dmerged, mha.n_heads)  # (..., n_q, d_model) -> (..., n_heads, n_q, d_k)
     dq, dk, dv = attention_backward(dheads, c["q"], c["k"], c["v"], c["weights"])  # per head
+    if mha.rotary:  # RoPE turned q and k after the projections: turn their gradients back
+        dq, dk = rotary_backward(dq), rotary_backward(dk)
     dquery, grads["w_q"], grads["b_q"] = linear_backward(merge_heads(dq), c["query"], mha.w_q)
     dkey, grads["w_k"], grads["b_k"] = linear_backward(merge_heads(dk), c["key"], mha.w_k)
     dvalue, grads["w_v"], grads["b_v"] = linear_backward(merge_heads(dv), c["value"], mha.w_v)
@@ -858,6 +937,8 @@ def gpt_backward(gpt: GPT, dlogits: Array, cache: GPTCache) -> Grads:
         dx, part = encoder_layer_backward(gpt.layers[i], dx, cache["layers"][i])  # (..., n, d_model)
         grads.update(_prefixed(f"layers.{i}", part))
     grads["embedding.weight"] = embedding_backward(dx, cache["embed"]["ids"], gpt.config.vocab_size)
+    if gpt.config.positions == "learned":  # the table was added to the embeddings: dx reaches it
+        grads["positions"] = learned_positions_backward(dx, gpt.config.max_len)
     return grads
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._checks import check_positive_int, describe
-from .attention import MultiHeadAttention, merge_heads, split_heads
+from .attention import MultiHeadAttention, alibi_attention, merge_heads, rotary_heads, split_heads
 from .decoding import NextLogProbs, _check_seq2seq_source, _log_softmax
 from .gpt import GPT
 from .kernels import attend
@@ -46,6 +46,7 @@ __all__ = [
     "Stepper",
     "cached_attention",
     "cached_log_probs",
+    "gpt_cached_attention",
     "recomputed_logits",
 ]
 
@@ -111,6 +112,37 @@ def cached_attention(
 
 
 # --8<-- [end:cached_attention]
+
+
+# --8<-- [start:gpt_cached_attention]
+def gpt_cached_attention(
+    mha: MultiHeadAttention, h: Array, past_k: Array, past_v: Array
+) -> tuple[Array, Array, Array]:
+    """[cached_attention][transformer_primer.kv_cache.cached_attention] with a GPT's RoPE or ALiBi.
+
+    The new row sits at position ``t = past_k.shape[-2]`` (the number of kept keys). With RoPE
+    its query and key are turned by the angles of ``t`` (the kept keys were turned when they
+    were new); with ALiBi its scores get the bias row of a query at ``t``. Without either, it
+    is ``cached_attention`` itself.
+    """
+    if not (mha.rotary or mha.alibi):
+        return cached_attention(mha, h, past_k, past_v)
+    t = past_k.shape[-2]  # the true position of the new token
+    q = split_heads(h @ mha.w_q + mha.b_q, mha.n_heads)  # (1, d_model) -> (n_heads, 1, d_k)
+    k_new = split_heads(h @ mha.w_k + mha.b_k, mha.n_heads)  # (n_heads, 1, d_k)
+    v_new = split_heads(h @ mha.w_v + mha.b_v, mha.n_heads)  # (n_heads, 1, d_k)
+    if mha.rotary:
+        q, k_new = rotary_heads(q, start=t), rotary_heads(k_new, start=t)  # turned at position t
+    k = np.concatenate([past_k, k_new], axis=-2)  # (n_heads, t, d_k) -> (n_heads, t + 1, d_k)
+    v = np.concatenate([past_v, v_new], axis=-2)  # (n_heads, t + 1, d_k)
+    if mha.alibi:
+        heads, _ = alibi_attention(q, k, v, None)  # the bias row of a query at t: (n_heads, 1, d_k)
+    else:
+        heads, _ = attend(q, k, v, None, need_weights=False)  # (n_heads, 1, d_k)
+    return merge_heads(heads) @ mha.w_o + mha.b_o, k, v  # (1, d_model)
+
+
+# --8<-- [end:gpt_cached_attention]
 
 
 def _cross_attention(mha: MultiHeadAttention, h: Array, k: Array, v: Array) -> Array:
@@ -311,7 +343,7 @@ class GPTKVCache:
         kept: list[Array] = []
 
         def self_attn(h: Array) -> Array:
-            out, k, v = cached_attention(layer.self_attn, h, past_k, past_v)  # (1, d_model)
+            out, k, v = gpt_cached_attention(layer.self_attn, h, past_k, past_v)  # (1, d_model)
             kept.extend((k, v))
             return out
 

@@ -23,6 +23,8 @@ from ._checks import check_float_array, check_positive_float, check_positive_int
 
 __all__ = ["alibi_bias", "alibi_slopes", "rotary_embedding", "sinusoidal_positional_encoding"]
 
+Floats = NDArray[np.floating]
+
 
 # --8<-- [start:sinusoidal]
 def sinusoidal_positional_encoding(n_positions: int, d_model: int) -> NDArray[np.float64]:
@@ -122,6 +124,15 @@ def rotary_embedding(
             raise ValueError(
                 f"positions must be {n} non-negative integers, one per row of x, got {describe(pos)}"
             )
+    return _rotate_pairs(x, pos, base)
+
+
+def _rotate_pairs(x: Floats, pos: NDArray[np.integer], base: float) -> Floats:
+    """RoPE's rotation on checked inputs: the computation of ``rotary_embedding``.
+
+    A GPT built with ``positions="rope"`` calls it on every head's queries and keys.
+    """
+    d = x.shape[-1]
     theta = base ** (-np.arange(0, d, 2) / d)  # (d / 2,)
     angle = (pos[:, None] * theta).astype(x.dtype)  # (n, d / 2)
     cos, sin = np.cos(angle), np.sin(angle)
