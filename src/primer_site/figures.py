@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import matplotlib
 from matplotlib.figure import Figure
 
-from .figure_kit import SIGNED_CMAP, STYLE, Drawn, add_table, data_tables, heatmap, hover_grids, to_svg
+from .figure_kit import GREY, SIGNED_CMAP, STYLE, Drawn, add_table, data_tables, heatmap, hover_grids, to_svg
 from .traces import paste
 
 LESSONS = "src/transformer_primer/lessons"
@@ -178,6 +178,47 @@ def positional_encoding() -> Figure:
         weights=False,
     )
     fig.colorbar(image, ax=ax, label="PE value")
+    return fig
+
+
+@figure("positions-extrapolation.svg", None)
+def positions_extrapolation() -> Figure:
+    """Exact match and token accuracy against the test length, one line per kind of positions.
+
+    Drawn from bench/extrapolation.json (``python -m primer_site.bench_extrapolation``, run by
+    ``make bench``): the mean over the seeds. A learned table's line stops where it refuses.
+    """
+    from .bench_extrapolation import LABELS, load, mean_by_length
+
+    results = load()
+    lo, hi = results["test_lengths"]
+    lengths = list(range(lo, hi + 1))
+    trained = results["train_lengths"][1]
+    styles = ["o-", "s--", "^-", "D-.", "v:"]  # with the colours, no two lines look alike
+    fig = Figure(figsize=(8.4, 3.4), layout="constrained")
+    measures = {"exact": "exact match", "token_accuracy": "token accuracy (teacher-forced)"}
+    for ax, (measure, ylabel) in zip(fig.subplots(1, 2), measures.items(), strict=True):
+        ax.axvspan(lo - 0.5, trained + 0.5, color=GREY, alpha=0.15, linewidth=0)
+        ax.text(trained / 2 + 0.5, 0.03, "training lengths", ha="center", fontsize="small")
+        for kind, style in zip(results["kinds"], styles, strict=False):
+            points = [
+                (n, v)
+                for n, v in zip(lengths, mean_by_length(results, kind, measure), strict=True)
+                if v is not None
+            ]
+            label = LABELS[kind] + (f" (refuses > {trained})" if len(points) < len(lengths) else "")
+            ax.plot(*zip(*points, strict=True), style, label=label, markersize=4)
+        ax.set_xticks(lengths[::2] if len(lengths) > 12 else lengths)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("letters in the test string")
+        ax.set_ylabel(ylabel)
+    fig.legend(
+        *fig.axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=5, fontsize="small"
+    )
+    seeds = results["setting"]["seeds"]
+    fig.suptitle(
+        f"copy, trained on 1-{trained} letters; mean of seeds {' and '.join(map(str, seeds))}", fontsize=10
+    )
     return fig
 
 

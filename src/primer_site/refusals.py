@@ -617,6 +617,24 @@ CASES = [
         ("d_model must be divisible by n_heads", "d_model=6, n_heads=4"),
     ),
     Case(
+        "GPTConfig: an unknown kind of positions",
+        lambda: GPTConfig(vocab_size=6, positions="rotary"),
+        ValueError,
+        ("positions must be one of 'sinusoidal', 'learned', 'rope', 'alibi', 'none'", "got 'rotary'"),
+    ),
+    Case(
+        "GPTConfig: positions that are not a string",
+        lambda: GPTConfig(vocab_size=6, positions=None),  # type: ignore[arg-type]
+        TypeError,
+        ("positions must be a string", "got None"),
+    ),
+    Case(
+        "GPTConfig: RoPE with an odd d_k",
+        lambda: GPTConfig(vocab_size=6, d_model=6, n_heads=2, positions="rope"),
+        ValueError,
+        ("d_k must be even", "got d_k = 3"),
+    ),
+    Case(
         "GPT.logits: float ids",
         lambda: GPT_MODEL.logits(np.array([1.0, 3.0])),
         TypeError,

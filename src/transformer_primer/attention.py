@@ -376,8 +376,8 @@ class MultiHeadAttention:
             q, k = rotary_heads(q), rotary_heads(k)  # (..., n_heads, n, d_k), turned by position
         if mask is not None:
             mask = np.expand_dims(mask, -3)  # (..., n_q, n_k) -> (..., 1, n_q, n_k): every head
-        attention = alibi_attention if self.alibi else attend  # ALiBi (a GPT option): biased scores
-        heads, weights = attention(q, k, v, mask)  # (..., n_heads, n_q, d_k), (..., n_heads, n_q, n_k)
+        kernel = alibi_attention if self.alibi else attend  # ALiBi (a GPT option): biased scores
+        heads, weights = kernel(q, k, v, mask)  # (..., n_heads, n_q, d_k), (..., n_heads, n_q, n_k)
         merged = merge_heads(heads)  # (..., n_heads, n_q, d_k) -> (..., n_q, d_model)
         assert weights is not None  # attend returns the weights unless told not to
         cache.update(
@@ -405,7 +405,7 @@ Mask = NDArray[np.bool_]
 # RoPE and ALiBi inside multi-head attention: what a GPT built with positions="rope" or "alibi"
 # runs in every block (GPTConfig.positions; the lesson docs/lessons/positions.md).
 def rotary_heads(x: Array, start: int = 0) -> Array:
-    """RoPE on checked heads (..., n, d_k): row ``r`` is turned by the angles of position ``start + r``.
+    """RoPE on checked heads (..., n, d_k): row ``r`` turned by the angles of position ``start + r``.
 
     The full forward pass turns positions ``0 .. n - 1``; a cached step turns its one new row
     at its true position ``start``.
@@ -426,7 +426,7 @@ def alibi_attention(q: Array, k: Array, v: Array, mask: Mask | None) -> tuple[Ar
     weights : numpy.ndarray, shape (..., n_heads, n_q, n_k)
     """
     n_heads, n_q, n_k = q.shape[-3], q.shape[-2], k.shape[-2]
-    bias = alibi_bias(n_heads, n_q, n_k).astype(q.dtype)  # (n_heads, n_q, n_k), -inf after the query
+    bias = alibi_bias(n_heads, n_q, n_k).astype(q.dtype)  # (n_heads, n_q, n_k), -inf after query
     scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1]) + bias  # (..., n_heads, n_q, n_k)
     if mask is not None:
         scores = np.where(mask, scores, -np.inf)  # (..., n_heads, n_q, n_k)

@@ -187,7 +187,7 @@ def learned_positions_backward(dout: Array, max_len: int) -> Array:
 
 
 def rotary_backward(dout: Array, start: int = 0, base: float = 10000.0) -> Array:
-    """Backward of RoPE ([rotary_heads][transformer_primer.attention.rotary_heads]): the opposite turn.
+    """Backward of RoPE ([rotary_heads][transformer_primer.attention.rotary_heads]): the turn back.
 
     Each pair ``(x_2i, x_2i+1)`` at position ``m`` was multiplied by the rotation ``R(m theta_i)``;
     the gradient goes back through its transpose, ``R(m theta_i)^T = R(-m theta_i)``.
@@ -211,7 +211,7 @@ def rotary_backward(dout: Array, start: int = 0, base: float = 10000.0) -> Array
     >>> import numpy as np
     >>> from transformer_primer.positional import rotary_embedding
     >>> x = np.array([[0.3, -1.2], [0.7, 0.5]])
-    >>> bool(np.allclose(rotary_backward(rotary_embedding(x)), x))  # a rotation's transpose undoes it
+    >>> bool(np.allclose(rotary_backward(rotary_embedding(x)), x))  # R^T undoes the rotation R
     True
     """
     n, d = dout.shape[-2:]

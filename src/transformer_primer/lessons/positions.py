@@ -56,6 +56,36 @@ show("last query's weights, head 0 and head 7, equal raw scores", weights[[0, 7]
 
 # --8<-- [end:alibi]
 
+# --8<-- [start:gpt_positions]
+import numpy as np
+
+from transformer_primer.gpt import GPT, GPTConfig
+from transformer_primer.kv_cache import GPTKVCache
+from transformer_primer.trace import fmt
+
+ids = [1, 5, 9, 4, 7, 3, 8]  # <bos> and six tokens
+print("kind        parameters  |cached - recomputed|  logits 3-5 of the last token")
+for kind in ["sinusoidal", "learned", "rope", "alibi", "none"]:
+    config = GPTConfig(vocab_size=12, d_model=16, n_heads=4, d_ff=32, max_len=8, positions=kind)
+    gpt = GPT(config, np.random.default_rng(0))  # the same weights for every kind, for one seed
+    cache = GPTKVCache(gpt)
+    state, worst = cache.start(), 0.0
+    for t, token in enumerate(ids):  # one token at a time, each at its true position t
+        state = cache.step(state, token)
+        full = gpt.logits(np.array(ids[: t + 1]))[-1]  # the whole prefix, recomputed
+        worst = max(worst, float(np.abs(state.logits - full).max()))
+    size = sum(p.size for p in gpt.parameters().values())
+    print(f"{kind:10s}  {size:10d}  {fmt(worst, 9):>21s}  {fmt(full[3:6])}")
+
+learned = GPT(GPTConfig(vocab_size=12, d_model=16, n_heads=4, d_ff=32, max_len=8,
+                        positions="learned"), np.random.default_rng(0))
+try:
+    learned.logits(np.array([1, 5, 9, 4, 7, 3, 8, 6, 2]))  # 9 tokens, 8 rows in the table
+except ValueError as err:
+    print("learned, 9 tokens:", err)
+
+# --8<-- [end:gpt_positions]
+
 # --8<-- [start:exercise_1]
 import numpy as np
 
@@ -88,3 +118,26 @@ print("bias of head 3 on the 1,000th query, keys 0, 500 and 999:",
       np.round(longer[3, 0, [0, 500, 999]], 3).tolist())
 
 # --8<-- [end:exercise_2]
+
+# --8<-- [start:exercise_3]
+import numpy as np
+
+from transformer_primer import grad
+from transformer_primer.attention import rotary_heads
+from transformer_primer.gpt import GPT, GPTConfig
+from transformer_primer.trace import fmt
+
+config = GPTConfig(vocab_size=9, d_model=8, n_heads=2, d_ff=12, max_len=8, positions="rope")
+gpt = GPT(config, np.random.default_rng(0))
+ids, targets = np.array([[1, 5, 4, 3, 8, 6]]), np.array([[0, 4, 3, 8, 6, 2]])
+w_q = gpt.layers[0].self_attn.w_q  # RoPE turns the queries made with it
+numeric = grad.numerical_gradient(lambda: grad.gpt_loss(gpt, ids, targets), w_q)
+right = grad.gpt_loss_and_grads(gpt, ids, targets)[1]["layers.0.self_attn.w_q"]
+print("turned back by R^T: relative error below 1e-6:", grad.relative_error(right, numeric) < 1e-6)
+real = grad.rotary_backward
+grad.rotary_backward = lambda dout, start=0, base=10000.0: rotary_heads(dout, start)  # R, not R^T
+wrong = grad.gpt_loss_and_grads(gpt, ids, targets)[1]["layers.0.self_attn.w_q"]
+grad.rotary_backward = real  # put the right one back
+print("turned again by R:  relative error", fmt(grad.relative_error(wrong, numeric), 2))
+
+# --8<-- [end:exercise_3]
