@@ -205,7 +205,7 @@ def markdown_table(results: dict) -> str:
         cells = []
         for k in kinds:
             e, t = exact[k][i], token[k][i]
-            cells.append("refused" if e is None or t is None else f"{e:.2f} / {t:.2f}")
+            cells.append("refused" if e is None or t is None else f"{e:.2f}&nbsp;/&nbsp;{t:.2f}")  # one line
         shown = f"**{n}**" if lo <= n <= hi else str(n)
         lines.append(f"| {shown} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -217,7 +217,7 @@ def markdown_setting(results: dict) -> str:
     seeds = s["seeds"]
     train = [r["train_cpu_seconds"] for r in results["runs"]]
     return (
-        f"{len(results['kinds'])} GPTs per seed ({', '.join(LABELS[k] for k in results['kinds'])}), "
+        f"One GPT per kind and seed ({', '.join(LABELS[k] for k in results['kinds'])}), "
         f"`d_model` {sizes['d_model']}, {sizes['n_heads']} heads, `d_ff` {sizes['d_ff']}, "
         f"{sizes['n_layers']} layers; {s['steps']:,} Adam steps of {s['batch_size']} strings "
         f"(peak learning rate {s['lr']}, warm-up {s['warmup']}, clipping {s['clip']}), "

@@ -57,7 +57,10 @@ def test_the_page_table_is_the_file() -> None:
         assert cells[0] == (f"**{n}**" if n <= 8 else str(n))
         for kind, shown in zip(RESULTS["kinds"], cells[1:], strict=True):
             exact, token = cell(kind, n, "exact"), cell(kind, n, "token_accuracy")
-            assert shown == ("refused" if exact is None else f"{exact:.2f} / {token:.2f}"), (kind, n)
+            assert shown == ("refused" if exact is None else f"{exact:.2f}&nbsp;/&nbsp;{token:.2f}"), (
+                kind,
+                n,
+            )
 
 
 def test_the_page_asks_for_the_table_and_the_figure() -> None:
