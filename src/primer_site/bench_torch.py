@@ -38,7 +38,6 @@ import re
 import statistics
 import sys
 import time
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,6 +47,8 @@ from transformer_primer.fast import flash_attention, l2_cache_bytes, tile_sizes
 from transformer_primer.kernels import scaled_dot_product_attention
 
 from . import ROOT
+from .bench_kv_cache import cpu_name
+from .bench_run import peak_bytes
 
 OUT_DIR = ROOT / "bench" / "torch"
 D = 64
@@ -55,17 +56,6 @@ SIZES = [(256, 8), (512, 8), (1024, 8), (2048, 8), (4096, 2), (8192, 1), (16384,
 QUICK_SIZES = [(128, 2), (256, 2)]
 HEADLINE = (2048, 8)
 TARGETS = {1: 1.0, 2: 0.9}  # ratio ours / torch at most, per thread count (issue #16)
-
-
-def cpu_model() -> str:
-    """The CPU's model name, as /proc/cpuinfo gives it (else what platform knows)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def slug(text: str) -> str:
@@ -244,21 +234,6 @@ def breakdown(torch, quick: bool) -> dict:
     }
 
 
-def peak_bytes(call: Callable[[], object]) -> int:
-    """Peak bytes allocated through Python and numpy while ``call`` runs (``tracemalloc``)."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        result = call()
-        _, peak = tracemalloc.get_traced_memory()
-        del result
-    finally:
-        tracemalloc.stop()
-    return peak - before
-
-
 def memory(quick: bool) -> dict:
     """Peak memory of the fast kernel and of plain attention without weights, one head."""
     n = 1024 if quick else 16384
@@ -282,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     torch.set_num_threads(1)
     thread_counts = [1, 2] if (os.cpu_count() or 1) >= 2 else [1]
-    cpu = cpu_model()
+    cpu = cpu_name()
     started = time.perf_counter()
     results: dict = {
         "schema": 1,
