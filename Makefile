@@ -100,6 +100,15 @@ bench: $(STAMP)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
 	  MKL_NUM_THREADS=1 $(BIN)/python -m primer_site.bench_extrapolation --out bench/extrapolation.json
 
+# Our fast attention against PyTorch's, interleaved, one and two threads, n = 256 .. 16384, into
+# bench/torch/<cpu-model>.json (about ten minutes on a 2-core AMD EPYC: run it on a quiet
+# machine, commit the file; the benchmark page shows every CPU's file). Needs the torch extra.
+.PHONY: bench-torch
+bench-torch: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench,torch]"
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE -u OMP_NUM_THREADS -u OPENBLAS_NUM_THREADS \
+	  -u MKL_NUM_THREADS $(BIN)/python -m primer_site.bench_torch --out-dir bench/torch
+
 # Full-page PNGs of the home, lesson and notebook pages, desktop and phone, light and dark,
 # into screenshots/ (gitignored), to look at the layout by eye. Needs /usr/bin/chromium.
 .PHONY: screenshots

@@ -31,7 +31,16 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from . import bench_extrapolation, bench_page, bench_report, figures, glossary, lesson_notebooks, refusals
+from . import (
+    bench_extrapolation,
+    bench_page,
+    bench_report,
+    bench_torch,
+    figures,
+    glossary,
+    lesson_notebooks,
+    refusals,
+)
 from .figure_kit import Drawn, wrap_figures
 from .sections import includes, source_file
 
@@ -71,6 +80,8 @@ class PrimerPlugin(BasePlugin):  # type: ignore[type-arg]  # MkDocs' BasePlugin 
                 raise ValueError(f"{page.file.src_uri}: {err}") from None
         if bench_page.MARKER.search(markdown):
             markdown = bench_page.render(markdown, bench_report.load())
+        if bench_torch.MARKER.search(markdown):
+            markdown = bench_torch.render(markdown, bench_torch.load_all())
         markdown = refusals.render(markdown)
         markdown = bench_extrapolation.render(markdown)  # <!-- extrapolation: ... --> (positions page)
         if page.file.abs_src_path and Path(page.file.abs_src_path) in lesson_notebooks.lesson_pages():

@@ -30,6 +30,7 @@ from transformer_primer.attention import (
 from transformer_primer.bpe import BytePairEncoder, train_bpe
 from transformer_primer.completer import pretrained
 from transformer_primer.decoding import beam_search, greedy, sample, top_k_filter, top_p_filter
+from transformer_primer.fast import flash_attention
 from transformer_primer.gpt import GPT, GPTConfig
 from transformer_primer.kv_cache import EncoderDecoderKVCache, GPTKVCache
 from transformer_primer.layers import DecoderLayer, Embedding, EncoderLayer, FeedForward, LayerNorm
@@ -831,6 +832,35 @@ CASES = [
         lambda: scaled_dot_product_attention(Q, Q, Q, np.ma.masked_array(np.ones((2, 2), bool))),
         TypeError,
         ("mask is a numpy masked array",),
+    ),
+    Case(
+        "flash_attention: causal with n_q != n_k",
+        lambda: flash_attention(np.ones((2, 3)), np.ones((4, 3)), np.ones((4, 3)), causal=True),
+        ValueError,
+        ("causal=True needs as many queries as keys", "n_q = 2 and n_k = 4"),
+    ),
+    Case("flash_attention: threads 0", lambda: flash_attention(Q, Q, Q, threads=0), ValueError, ("threads",)),
+    Case(
+        "flash_attention: threads 1.5", lambda: flash_attention(Q, Q, Q, threads=1.5), TypeError, ("threads",)
+    ),
+    Case("flash_attention: block_q 0", lambda: flash_attention(Q, Q, Q, block_q=0), ValueError, ("block_q",)),
+    Case(
+        "flash_attention: causal 'yes'",
+        lambda: flash_attention(Q, Q, Q, causal="yes"),
+        TypeError,
+        ("causal must be True or False", "str 'yes'"),
+    ),
+    Case(
+        "flash_attention: masked k",
+        lambda: flash_attention(Q, MASKED, Q),
+        TypeError,
+        ("k is a numpy masked array",),
+    ),
+    Case(
+        "flash_attention: NaN in v",
+        lambda: flash_attention(Q, Q, np.array([[1.0, np.nan, 0.0], [0.0, 0.0, 0.0]])),
+        ValueError,
+        ("v",),
     ),
     Case("tiled: masked k", lambda: tiled_attention(Q, MASKED, Q), TypeError, ("k is a numpy masked array",)),
     Case(

@@ -271,6 +271,9 @@ def write_model_file(
             f.close()
             tmp.unlink(missing_ok=True)
             raise
+    umask = os.umask(0)  # read the process's umask (there is no other way) and put it back
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # the temporary file is private (0600); a saved model is not
     os.replace(tmp, path)  # atomic on one file system
 
 

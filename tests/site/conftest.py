@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,42 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"mkdocs build --strict failed:\n{log}"
     return site, log
+
+
+class Tables(HTMLParser):
+    """Every <table> of a page as a list of rows of cell texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[list[list[str]]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs) -> None:  # noqa: ANN001
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _tables_of(html: str) -> dict[str, list[list[str]]]:
+    """The page's tables, by the text of their first header cell plus the second."""
+    parser = Tables()
+    parser.feed(html)
+    return {" | ".join(t[0][:2]): t[1:] for t in parser.tables if t}
+
+
+@pytest.fixture(scope="session")
+def tables_of():  # noqa: ANN201
+    """A function: a built page's HTML -> its tables, by the text of their first two header cells."""
+    return _tables_of

@@ -12,7 +12,6 @@ import copy
 import json
 import math
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -31,41 +30,8 @@ def ms(seconds: float, like: float) -> str:
     return f"{seconds * 1e3:.1f}" if like * 1e3 >= 10 else f"{seconds * 1e3:.3f}"
 
 
-class Tables(HTMLParser):
-    """Every <table> of a page as a list of rows of cell texts."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tables: list[list[list[str]]] = []
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs) -> None:  # noqa: ANN001
-        if tag == "table":
-            self.tables.append([])
-        elif tag == "tr":
-            self.tables[-1].append([])
-        elif tag in ("td", "th"):
-            self._cell = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._cell is not None:
-            self.tables[-1][-1].append(" ".join("".join(self._cell).split()))
-            self._cell = None
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def tables_of(html: str) -> dict[str, list[list[str]]]:
-    """The page's tables, by the text of their first header cell plus the second."""
-    parser = Tables()
-    parser.feed(html)
-    return {" | ".join(t[0][:2]): t[1:] for t in parser.tables if t}
-
-
 @pytest.fixture(scope="module")
-def page(built_site: tuple[Path, str]) -> dict[str, list[list[str]]]:
+def page(built_site: tuple[Path, str], tables_of) -> dict[str, list[list[str]]]:  # noqa: ANN001
     site, _ = built_site
     html = (site / "benchmarks" / "index.html").read_text(encoding="utf-8")
     assert "bench:" not in html  # every generated block was filled in
@@ -203,7 +169,7 @@ def test_the_benchmark_figures_are_built(built_site: tuple[Path, str]) -> None:
         assert f"figures/{name}" in html
 
 
-def test_tiled_lesson_shows_the_measured_memory(built_site: tuple[Path, str]) -> None:
+def test_tiled_lesson_shows_the_measured_memory(built_site: tuple[Path, str], tables_of) -> None:  # noqa: ANN001
     site, _ = built_site
     tables = tables_of((site / "lessons" / "tiled-attention" / "index.html").read_text(encoding="utf-8"))
     rows = tables["n | plain (ms)"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -109,6 +110,16 @@ def test_a_saved_model_loads_back_the_same(tmp_path: Path) -> None:
     assert all(np.array_equal(p, again.model.parameters()[n]) for n, p in model.model.parameters().items())
     assert again.metadata["train_config"]["seed"] == 0 and again.task == "copy"
     assert np.array_equal(again.history["loss"], model.history["loss"])
+
+
+def test_a_saved_model_has_the_permissions_of_any_new_file(tmp_path: Path) -> None:
+    """Written through a private temporary file (0600), it still ends up 0666 minus the umask."""
+    umask = os.umask(0o022)
+    try:
+        train(TINY.__class__(**{**TINY.__dict__, "steps": 1}), progress=None).save(tmp_path / "m.npz")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "m.npz").stat().st_mode & 0o777 == 0o644
 
 
 # --- decoding --------------------------------------------------------------------------
