@@ -293,7 +293,9 @@ def load(path: str | Path) -> Completer:
     path, archive = open_model_file(path)
     with archive:
         members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
-        config = check_config(path, _read_json(path, archive, members, "config"), GPTConfig)
+        config = check_config(
+            path, _read_json(path, archive, members, "config"), GPTConfig, frozenset({"tie_weights"})
+        )
         info = _read_json(path, archive, members, "metadata")
         task, chars, max_prompt = _read_metadata(path, info, config)
         gpt = GPT(config, np.random.default_rng(0))  # shapes only: every weight is replaced
