@@ -134,6 +134,11 @@ def load(path: Path = OUT) -> dict[str, Any]:
     return results
 
 
+def _cell(s: dict[str, float], key: str, digits: int) -> str:
+    """The mean, then the smallest and largest run in brackets."""
+    return f"{s[key]:.{digits}f} ({s[key + '_min']:.{digits}f}-{s[key + '_max']:.{digits}f})"
+
+
 def table(results: dict[str, Any]) -> str:
     """The per-configuration means (smallest and largest run in brackets) as a Markdown table."""
     n = len(results["method"]["seeds"])
@@ -143,13 +148,9 @@ def table(results: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, s in results["summary"].items():
-
-        def cell(key: str, digits: int) -> str:
-            return f"{s[key]:.{digits}f} ({s[key + '_min']:.{digits}f}-{s[key + '_max']:.{digits}f})"
-
         lines.append(
-            f"| {name} | {cell('held_out_exact', 3)} | {cell('held_out_loss', 2)} "
-            f"| {cell('train_exact', 3)} | {cell('train_loss', 3)} | {s['train_cpu_seconds']:.0f} |"
+            f"| {name} | {_cell(s, 'held_out_exact', 3)} | {_cell(s, 'held_out_loss', 2)} "
+            f"| {_cell(s, 'train_exact', 3)} | {_cell(s, 'train_loss', 3)} | {s['train_cpu_seconds']:.0f} |"
         )
     m = results["machine"]
     lines.append("")

@@ -870,13 +870,13 @@ def gpt_backward(gpt: GPT, dlogits: Array, cache: GPTCache) -> Grads:
     True
     """
     grads: Grads = {}
-    dh, dw_out, grads["b_out"] = linear_backward(dlogits, cache["h"], gpt.w_out)  # (..., n, d_model)
+    dh, dw_out, grads["b_out"] = linear_backward(dlogits, cache["h"], gpt.w_out)  # dh (..., n, d_model)
     dx, part = layer_norm_backward(gpt.final_norm, dh, cache["final_norm"])
     grads.update(_prefixed("final_norm", part))
     drop = cache.get("dropout")  # set only by a training pass with dropout
     for i in reversed(range(len(gpt.layers))):
         undrop = None if drop is None else _named_backward(drop, f"layers.{i}")
-        dx, part = encoder_layer_backward(gpt.layers[i], dx, cache["layers"][i], undrop)  # (..., n, d_model)
+        dx, part = encoder_layer_backward(gpt.layers[i], dx, cache["layers"][i], undrop)  # (..., n, d)
         grads.update(_prefixed(f"layers.{i}", part))
     if drop is not None:
         dx = drop.backward(dx, "embed")  # (..., n, d_model)

@@ -55,14 +55,15 @@ def _smoothed_cross_entropy(
     real = targets != pad_id  # (..., n)
     count = int(real.sum())
     if count == 0:
-        raise ValueError("targets must hold at least one token that is not padding, got only pad_id")
+        raise ValueError("targets must hold a token that is not padding, got only pad_id")
     vocab_size = logits.shape[-1]
     shifted = logits - logits.max(axis=-1, keepdims=True)  # (..., n, vocab_size), for stability
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))  # (..., n, vocab_size)
-    wanted = (1 - smoothing) * np.eye(vocab_size)[targets] + smoothing / vocab_size  # (..., n, vocab_size)
-    per_token = -(wanted * log_probs).sum(axis=-1)  # (..., n): cross-entropy against the smoothed target
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))  # same shape
+    onehot = np.eye(vocab_size)[targets]  # (..., n) -> (..., n, vocab_size)
+    wanted = (1 - smoothing) * onehot + smoothing / vocab_size  # the smoothed target, rows sum to 1
+    per_token = -(wanted * log_probs).sum(axis=-1)  # (..., n): cross-entropy against it
     loss = float(per_token[real].sum()) / count
-    dlogits = np.where(real[..., None], np.exp(log_probs) - wanted, 0.0) / count  # padded positions: 0
+    dlogits = np.where(real[..., None], np.exp(log_probs) - wanted, 0.0) / count  # padding: 0
     return loss, dlogits, real
 
 

@@ -9,7 +9,7 @@ from transformer_primer.trace import fmt
 logits = np.array([[0.0, 0.0, 3.0, 1.0, 0.0]])  # one position, 5 tokens; the right one is 2
 target = np.array([2])
 for smoothing in (0.0, 0.1):
-    loss, dlogits, real = label_smoothed_cross_entropy(logits, target, pad_id=0, smoothing=smoothing)
+    loss, dlogits, real = label_smoothed_cross_entropy(logits, target, 0, smoothing)
     wanted = (1 - smoothing) * np.eye(5)[2] + smoothing / 5  # what the model is trained towards
     print(f"smoothing {smoothing}: target {fmt(wanted, 2)}")
     print(f"  loss {fmt(loss, 4)}  gradient {fmt(dlogits[0], 3)}")
@@ -48,7 +48,10 @@ rng = np.random.default_rng(0)
 logits = rng.normal(size=(2, 3, 15))  # (batch, n, vocab_size)
 targets = np.array([[4, 1, 0], [2, 0, 3]])  # two padded positions (pad_id 0)
 loss, dlogits, real = label_smoothed_cross_entropy(logits, targets, 0, 0.1)
-numeric = numerical_gradient(lambda: label_smoothed_cross_entropy(logits, targets, 0, 0.1)[0], logits)
+def loss_alone():
+    return label_smoothed_cross_entropy(logits, targets, 0, 0.1)[0]
+
+numeric = numerical_gradient(loss_alone, logits)
 print("real targets:", int(real.sum()), " gradient at padding is 0:", not dlogits[~real].any())
 print("relative error below 1e-6:", relative_error(dlogits, numeric) < 1e-6)
 # --8<-- [end:smoothing_check]
@@ -88,7 +91,8 @@ for seed in (1, 2):
     loss = gpt_loss(gpt, ids, targets, dropout=0.1, rng=np.random.default_rng(seed))
     print(f"dropout 0.1, masks of seed {seed}: loss", fmt(loss, 4))
 
-loss, grads, counts = gpt_loss_and_grads(gpt, ids, targets, dropout=0.1, rng=np.random.default_rng(1))
+rng = np.random.default_rng(1)
+loss, grads, counts = gpt_loss_and_grads(gpt, ids, targets, dropout=0.1, rng=rng)
 def same_masks():  # a generator seeded as above: the same masks at every call
     return gpt_loss(gpt, ids, targets, dropout=0.1, rng=np.random.default_rng(1))
 
@@ -104,14 +108,15 @@ import numpy as np
 
 from transformer_primer.gpt import GPT, GPTConfig
 
-sizes = {"vocab_size": 15, "d_model": 32, "n_heads": 2, "d_ff": 64, "max_len": 10}  # the experiment's
+sizes = {"vocab_size": 15, "d_model": 32, "n_heads": 2, "d_ff": 64, "max_len": 10}  # as measured
 untied = GPT(GPTConfig(**sizes), np.random.default_rng(0))
 tied = GPT(GPTConfig(**sizes, tie_weights=True), np.random.default_rng(0))
 for name, gpt in (("untied", untied), ("tied", tied)):
     n = sum(p.size for p in gpt.parameters().values())
     print(f"{name:7} {n:,} parameters, w_out listed: {'w_out' in gpt.parameters()}")
 
-print("w_out is the embedding table, transposed:", np.shares_memory(tied.w_out, tied.embedding.weight))
+shared = np.shares_memory(tied.w_out, tied.embedding.weight)
+print("w_out shares the embedding table's memory:", shared)
 tied.embedding.weight[4, 0] = 1.5  # change the table...
 print("...and the output projection changed with it:", tied.w_out[0, 4] == 1.5)
 # --8<-- [end:tying]
@@ -204,7 +209,8 @@ for d_model, warmup, steps in ((64, 200, 3000), (32, 100, 3000), (512, 4000, 100
     ours = GPTTrainConfig(d_model=d_model, warmup=warmup, steps=steps)
     paper = GPTTrainConfig(d_model=d_model, warmup=warmup, steps=steps, schedule="paper")
     above = [s for s in range(steps) if paper.learning_rate(s) > ours.learning_rate(s)]
-    print(f"d_model {d_model:3}, warm-up {warmup:4}: paper's peak {paper.learning_rate(warmup - 1):.2e},"
+    peak = paper.learning_rate(warmup - 1)
+    print(f"d_model {d_model:3}, warm-up {warmup:4}: paper's peak {peak:.2e},"
           f" above ours on {len(above) / steps:.0%} of {steps:,} steps")
 
 # --8<-- [end:exercise_3]
