@@ -140,17 +140,17 @@ def _cell(s: dict[str, float], key: str, digits: int) -> str:
 
 
 def table(results: dict[str, Any]) -> str:
-    """The per-configuration means (smallest and largest run in brackets) as a Markdown table."""
+    """The per-configuration means as a Markdown table (held-out: smallest and largest run too)."""
     n = len(results["method"]["seeds"])
     lines = [
-        f"| configuration (mean of {n} seeds) | held-out exact match | held-out loss "
-        "| train exact match | train loss | CPU s per run |",
+        f"| mean of {n} seeds | held-out exact (range) | held-out loss (range) "
+        "| train exact | train loss | CPU s |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, s in results["summary"].items():
         lines.append(
             f"| {name} | {_cell(s, 'held_out_exact', 3)} | {_cell(s, 'held_out_loss', 2)} "
-            f"| {_cell(s, 'train_exact', 3)} | {_cell(s, 'train_loss', 3)} | {s['train_cpu_seconds']:.0f} |"
+            f"| {s['train_exact']:.3f} | {s['train_loss']:.3f} | {s['train_cpu_seconds']:.0f} |"
         )
     m = results["machine"]
     lines.append("")

@@ -52,3 +52,30 @@ def test_a_changed_result_changes_the_page() -> None:
     assert re.search(r"\| dropout 0\.1 \| 0\.123 ", after) and not re.search(
         r"\| dropout 0\.1 \| 0\.123 ", before
     )
+
+
+def test_what_the_page_says_about_the_results_holds() -> None:
+    """The prose after the table is qualitative; each of its claims is checked against the file."""
+    results = bench.load()
+    summary, runs = results["summary"], results["runs"]
+
+    def held_out(name: str) -> list[float]:
+        return [r["held_out_exact"] for r in runs if r["config"] == name]
+
+    base = summary["baseline"]
+    # dropout: better on every seed, does not memorise, still far from addition
+    assert all(d > b for d, b in zip(held_out("dropout 0.1"), held_out("baseline"), strict=True))
+    assert summary["dropout 0.1"]["train_exact"] < 0.9 and summary["dropout 0.1"]["held_out_exact"] < 0.5
+    assert summary["dropout 0.1"]["held_out_exact_max"] > 2.5 * summary["dropout 0.1"]["held_out_exact_min"]
+    # smoothing and tying: a lower held-out loss, the same held-out exact match (within the seeds)
+    for name in ("label smoothing 0.1", "tied weights"):
+        assert summary[name]["held_out_loss"] < base["held_out_loss"]
+        assert (
+            base["held_out_exact_min"] - 0.01 <= summary[name]["held_out_exact"] <= base["held_out_exact_max"]
+        )
+    # the paper's schedule: within the spread of the seeds of the baseline and its own
+    paper = summary["paper schedule"]
+    assert paper["held_out_exact_min"] <= base["held_out_exact_max"]
+    # all three together: about dropout alone (within its spread)
+    drop = summary["dropout 0.1"]
+    assert drop["held_out_exact_min"] <= summary["all three"]["held_out_exact"] <= drop["held_out_exact_max"]
