@@ -229,15 +229,20 @@ class GPT:
         return self.forward(ids, {} if cache is None else cache)
 
     # --8<-- [start:forward]
-    def forward(self, ids: NDArray[np.integer], cache: GPTCache, dropout: Dropout | None = None) -> Array:
-        """``logits``, on ids already checked; ``dropout`` only in training (see ``gpt_loss_and_grads``)."""
+    def forward(
+        self,
+        ids: NDArray[np.integer],
+        cache: GPTCache,
+        dropout: Dropout | None = None,
+    ) -> Array:
+        """``logits``, on ids already checked; ``dropout`` in training only (see grad)."""
         cache["embed"], cache["layers"], cache["final_norm"] = {}, [{} for _ in self.layers], {}
         x = self._embed(ids, cache["embed"])  # (..., n) -> (..., n, d_model)
         if dropout is not None:  # training with dropout: on the sum of embeddings and positions
             cache["dropout"], x = dropout, dropout(x, "embed")
         mask = causal_mask(ids.shape[-1])  # (n, n): position t sees 0..t only
         for i, (layer, layer_cache) in enumerate(zip(self.layers, cache["layers"], strict=True)):
-            drop = None if dropout is None else _named(dropout, f"layers.{i}")  # on each sublayer's output
+            drop = None if dropout is None else _named(dropout, f"layers.{i}")  # sublayer outputs
             x = layer.forward(x, mask, layer_cache, drop)  # (..., n, d_model), pre-norm block
         h = self.final_norm.forward(x, cache["final_norm"])  # (..., n, d_model): the stack, normalised
         cache["h"] = h
