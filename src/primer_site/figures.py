@@ -363,8 +363,9 @@ def regularization_effect() -> Figure:
         means = np.array([summary[n][key] for n in names])
         low = means - np.array([summary[n][f"{key}_min"] for n in names])
         high = np.array([summary[n][f"{key}_max"] for n in names]) - means
-        ax.barh(ys, means, xerr=np.vstack([low, high]), color="C0", ecolor="C1", capsize=3)
+        ax.barh(ys, means, xerr=np.vstack([low, high]), color="C0", ecolor="C1", capsize=0)
         ax.set_xlabel(label)
+        ax.set_ylabel("configuration")
         ax.axvline(summary["baseline"][key], color="grey", linewidth=0.8, linestyle=":")
     left.set_yticks(ys, names)
     left.invert_yaxis()
