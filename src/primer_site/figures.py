@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import matplotlib
+import numpy as np
 from matplotlib.figure import Figure
 
 from .figure_kit import GREY, SIGNED_CMAP, STYLE, Drawn, add_table, data_tables, heatmap, hover_grids, to_svg
@@ -361,4 +362,54 @@ def kv_cache_cost() -> Figure:
     ax.set_ylabel("CPU ms for the next token")
     ax.set_title(f"one token's cost, d_model {results['sizes']['d_model']}, {results['machine']['cpu']}")
     ax.legend(fontsize="small")
+    return fig
+
+
+# --- Regularization ----------------------------------------------------------------------------
+
+
+@figure("regularization-schedules.svg", "regularization.py:schedules")
+def regularization_schedules(steps: np.ndarray, cosine: np.ndarray, paper: np.ndarray) -> Figure:
+    """Our warm-up + cosine learning rate and the paper's, at every step of the shipped GPT's run."""
+    fig = Figure(figsize=(6.4, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(steps, cosine * 1e3, "-", label="ours: warm-up, then cosine to lr / 20")
+    ax.plot(steps, paper * 1e3, "--", label="the paper: d_model^-0.5 min(s^-0.5, s warmup^-1.5)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("learning rate (x 1e-3)")
+    ax.set_ylim(bottom=0)
+    ax.set_title("d_model 64, 200 warm-up steps, 3,000 steps")
+    ax.legend(fontsize="small")
+    return fig
+
+
+@figure("regularization-effect.svg", None)
+def regularization_effect() -> Figure:
+    """Held-out exact match and loss per configuration: the mean of the seeds, bars from min to max.
+
+    Drawn from bench/regularization.json (``python -m primer_site.bench_regularization``).
+    """
+    from .bench_regularization import load
+
+    results = load()
+    summary = results["summary"]
+    names = list(summary)
+    fig = Figure(figsize=(7.2, 3.4), layout="constrained")
+    left, right = fig.subplots(1, 2, sharey=True)
+    ys = np.arange(len(names))
+    for ax, key, label in (
+        (left, "held_out_exact", "held-out exact match"),
+        (right, "held_out_loss", "held-out loss (cross-entropy)"),
+    ):
+        means = np.array([summary[n][key] for n in names])
+        low = means - np.array([summary[n][f"{key}_min"] for n in names])
+        high = np.array([summary[n][f"{key}_max"] for n in names]) - means
+        ax.barh(ys, means, xerr=np.vstack([low, high]), color="C0", ecolor="C1", capsize=0)
+        ax.set_xlabel(label)
+        ax.set_ylabel("configuration")
+        ax.axvline(summary["baseline"][key], color="grey", linewidth=0.8, linestyle=":")
+    left.set_yticks(ys, names)
+    left.invert_yaxis()
+    n = len(results["method"]["seeds"])
+    fig.suptitle(f"mean of {n} seeds, bars from the smallest to the largest run", fontsize="medium")
     return fig

@@ -10,9 +10,10 @@ It wires the site's tools into the build, event by event:
   ``figures/<name>.svg`` (``File.generated``: nothing is written into ``docs/``);
 - ``on_page_markdown``: every code include of the page is checked to come from ``src/``
   (``sections.source_file``); the glossary's abbreviations are appended; the
-  ``<!-- bench: NAME -->``, ``<!-- refusals: NAME -->`` and ``<!-- extrapolation: NAME -->``
-  lines are replaced by the tables generated from ``bench/results.json``, from the table of
-  refused inputs and from ``bench/extrapolation.json``;
+  ``<!-- bench: NAME -->``, ``<!-- vs-torch: NAME -->``, ``<!-- refusals: NAME -->``,
+  ``<!-- extrapolation: NAME -->`` and ``<!-- regularization: NAME -->`` lines are replaced
+  by the tables generated from ``bench/results.json``, ``bench/torch/*.json``, the table of
+  refused inputs, ``bench/extrapolation.json`` and ``bench/regularization.json``;
 - ``on_page_content``: each figure gets its box, hover grids, numbers and alt text
   (``figure_kit.wrap_figures``); glossary terms get their tooltips;
 - ``on_post_build``: every lesson is written as a notebook beside its page
@@ -34,6 +35,7 @@ from mkdocs.structure.pages import Page
 from . import (
     bench_extrapolation,
     bench_page,
+    bench_regularization,
     bench_report,
     bench_torch,
     figures,
@@ -84,6 +86,7 @@ class PrimerPlugin(BasePlugin):  # type: ignore[type-arg]  # MkDocs' BasePlugin 
             markdown = bench_torch.render(markdown, bench_torch.load_all())
         markdown = refusals.render(markdown)
         markdown = bench_extrapolation.render(markdown)  # <!-- extrapolation: ... --> (positions page)
+        markdown = bench_regularization.render(markdown)
         if page.file.abs_src_path and Path(page.file.abs_src_path) in lesson_notebooks.lesson_pages():
             page.meta["notebook"] = lesson_notebooks.notebook_name(Path(page.file.abs_src_path))
         return glossary.add_abbreviations(markdown, page.file.src_uri)

@@ -32,6 +32,7 @@ from transformer_primer.completer import pretrained
 from transformer_primer.decoding import beam_search, greedy, sample, top_k_filter, top_p_filter
 from transformer_primer.fast import flash_attention
 from transformer_primer.gpt import GPT, GPTConfig
+from transformer_primer.grad import gpt_loss_and_grads
 from transformer_primer.kv_cache import EncoderDecoderKVCache, GPTKVCache
 from transformer_primer.layers import DecoderLayer, Embedding, EncoderLayer, FeedForward, LayerNorm
 from transformer_primer.masks import causal_mask, padding_mask
@@ -43,9 +44,17 @@ from transformer_primer.positional import (
     rotary_embedding,
     sinusoidal_positional_encoding,
 )
+from transformer_primer.regularization import (
+    Dropout,
+    dropout,
+    dropout_backward,
+    label_smoothed_cross_entropy,
+    paper_learning_rate,
+)
 from transformer_primer.rnn import ElmanRNN
 from transformer_primer.tasks import addition_answer
 from transformer_primer.trace import fmt, show, step
+from transformer_primer.train import GPTTrainConfig
 
 
 @dataclass(frozen=True)
@@ -1059,6 +1068,97 @@ CASES = [
         lambda: check.layer_norm("my_layer_norm"),
         TypeError,
         ("fn must be your function", "check.layer_norm(my_layer_norm)", "str 'my_layer_norm'"),
+    ),
+    # --- regularization ------------------------------------------------------------------
+    Case(
+        "label_smoothed_cross_entropy: smoothing of 1",
+        lambda: label_smoothed_cross_entropy(np.zeros((2, 4)), np.array([1, 2]), 0, 1.0),
+        ValueError,
+        ("smoothing must be a number in [0, 1)", "got 1.0"),
+    ),
+    Case(
+        "label_smoothed_cross_entropy: targets of the wrong shape",
+        lambda: label_smoothed_cross_entropy(np.zeros((2, 4)), np.array([1, 2, 3]), 0, 0.1),
+        ValueError,
+        ("targets must have shape logits.shape[:-1] = (2,)", "got shape (3,)"),
+    ),
+    Case(
+        "label_smoothed_cross_entropy: a target outside the vocabulary",
+        lambda: label_smoothed_cross_entropy(np.zeros((2, 4)), np.array([1, 4]), 0, 0.1),
+        ValueError,
+        ("targets must be in 0..3", "got values from 1 to 4"),
+    ),
+    Case(
+        "label_smoothed_cross_entropy: float targets",
+        lambda: label_smoothed_cross_entropy(np.zeros((2, 4)), np.array([1.0, 2.0]), 0, 0.1),
+        TypeError,
+        ("targets must be integer token ids", "float64"),
+    ),
+    Case(
+        "label_smoothed_cross_entropy: only padding",
+        lambda: label_smoothed_cross_entropy(np.zeros((2, 4)), np.array([0, 0]), 0, 0.1),
+        ValueError,
+        ("targets must hold a token that is not padding", "only pad_id"),
+    ),
+    Case(
+        "dropout: p of 1",
+        lambda: dropout(np.ones(3), 1.0, rng()),
+        ValueError,
+        ("p must be a number in [0, 1)", "got 1.0"),
+    ),
+    Case(
+        "dropout: a seed instead of a generator",
+        lambda: dropout(np.ones(3), 0.5, 0),  # type: ignore[arg-type]
+        TypeError,
+        ("rng must be a numpy.random.Generator", "int 0"),
+    ),
+    Case(
+        "dropout: training given as a string",
+        lambda: dropout(np.ones(3), 0.5, rng(), training="no"),  # type: ignore[arg-type]
+        TypeError,
+        ("training must be True or False", "str 'no'"),
+    ),
+    Case(
+        "dropout_backward: a mask that is not boolean",
+        lambda: dropout_backward(np.ones(3), np.array([1, 0, 1]), 0.5),
+        TypeError,
+        ("keep must be a boolean mask", "int64"),
+    ),
+    Case(
+        "dropout_backward: a mask of another shape",
+        lambda: dropout_backward(np.ones(3), np.array([True, False]), 0.5),
+        ValueError,
+        ("keep must have the shape of dout, (3,)", "got shape (2,)"),
+    ),
+    Case(
+        "Dropout: one name drawn twice in a pass",
+        lambda: [drop := Dropout(0.5, rng()), drop(np.ones(3), "embed"), drop(np.ones(3), "embed")],
+        ValueError,
+        ("dropout 'embed' was already drawn in this pass",),
+    ),
+    Case(
+        "paper_learning_rate: step 0",
+        lambda: paper_learning_rate(0, 64, 200),
+        ValueError,
+        ("step must be an integer >= 1", "got 0"),
+    ),
+    Case(
+        "GPTConfig: tie_weights given as a string",
+        lambda: GPTConfig(vocab_size=6, d_model=4, n_heads=2, tie_weights="yes"),  # type: ignore[arg-type]
+        TypeError,
+        ("tie_weights must be True or False", "str 'yes'"),
+    ),
+    Case(
+        "gpt_loss_and_grads: dropout without a generator",
+        lambda: gpt_loss_and_grads(GPT_MODEL, np.array([[1, 3, 4]]), np.array([[0, 4, 2]]), dropout=0.1),
+        ValueError,
+        ("dropout = 0.1 needs rng", "got None"),
+    ),
+    Case(
+        "GPTTrainConfig: an unknown schedule",
+        lambda: GPTTrainConfig(schedule="linear"),
+        ValueError,
+        ("schedule must be one of ('cosine', 'paper')", "got 'linear'"),
     ),
 ]
 

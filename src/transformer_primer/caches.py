@@ -14,10 +14,13 @@ The whole model's records can also be read flat, by dotted name, from
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from .regularization import Dropout
 
 __all__ = [
     "AttentionCache",
@@ -109,3 +112,4 @@ class GPTCache(TypedDict, total=False):
     layers: list[EncoderLayerCache]  # one per block, in order (causal self-attention, pre-norm)
     final_norm: LayerNormCache  # the layer norm after the stack
     h: Array  # (..., n, d_model): the normalised states, before w_out
+    dropout: Dropout  # training with dropout only: the masks drawn, by name

@@ -293,9 +293,12 @@ def load(path: str | Path) -> Completer:
     path, archive = open_model_file(path)
     with archive:
         members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
-        raw = _read_json(path, archive, members, "config")
-        raw.setdefault("positions", "sinusoidal")  # a file written before the option existed
-        config = check_config(path, raw, GPTConfig)
+        config = check_config(
+            path,
+            _read_json(path, archive, members, "config"),
+            GPTConfig,
+            frozenset({"positions", "tie_weights"}),  # options newer than some files: their defaults
+        )
         info = _read_json(path, archive, members, "metadata")
         task, chars, max_prompt = _read_metadata(path, info, config)
         gpt = GPT(config, np.random.default_rng(0))  # shapes only: every weight is replaced

@@ -15,19 +15,20 @@ default), a learned table, RoPE, ALiBi, or nothing (see ``POSITIONS``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._checks import check_positive_int, check_rng, check_size, describe
+from ._checks import check_bool, check_positive_int, check_rng, check_size, describe
 from .caches import EmbeddingCache, GPTCache
 from .layers import Embedding, EncoderLayer, LayerNorm
 from .masks import causal_mask
 from .model import DecodeStep, _flatten
 from .numerics import softmax
 from .positional import sinusoidal_positional_encoding
+from .regularization import Dropout
 
 __all__ = ["GPT", "GPTConfig", "POSITIONS"]
 
@@ -65,10 +66,12 @@ class GPTConfig:
     bos_id: int = 1  # start symbol, the first token of every sequence
     eos_id: int = 2  # end symbol: generation stops when it is produced
     positions: str = "sinusoidal"  # how order reaches attention: one of POSITIONS (lessons/positions)
+    tie_weights: bool = False  # output projection = embedding table transposed (Press and Wolf, 2017)
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "d_model", "n_heads", "d_ff", "n_layers", "max_len"):
             check_positive_int(name, getattr(self, name))
+        check_bool("tie_weights", self.tie_weights)
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model must be divisible by n_heads, got d_model={self.d_model}, n_heads={self.n_heads}"
@@ -107,6 +110,11 @@ def _check_positions(config: GPTConfig) -> None:
         )
 
 
+def _named(dropout: Dropout, prefix: str) -> Callable[[Array, str], Array]:
+    """``dropout`` for one block: its masks are named ``<prefix>.<sublayer>``."""
+    return lambda x, name: dropout(x, f"{prefix}.{name}")
+
+
 class GPT:
     """A decoder-only transformer: causal self-attention blocks, pre-norm, a final layer norm.
 
@@ -122,7 +130,9 @@ class GPT:
        ``norm_first=True``, each run with ``causal_mask(n)``: position ``t`` sees ``0..t``;
     3. ``final_norm``, a [LayerNorm][transformer_primer.layers.LayerNorm] (pre-norm leaves
        the stack's output un-normalised, so one norm closes it);
-    4. the output projection ``w_out`` (d_model, vocab_size) and ``b_out`` (vocab_size,).
+    4. the output projection ``w_out`` (d_model, vocab_size) and ``b_out`` (vocab_size,);
+       with ``config.tie_weights``, ``w_out`` is the embedding table transposed (a view
+       of ``embedding.weight``, not a parameter of its own).
 
     Row ``t`` of the logits scores the token that follows ``ids[..., t]``. These attribute
     names are stable: the backward pass ([gpt_backward][transformer_primer.grad.gpt_backward]),
@@ -170,7 +180,9 @@ class GPT:
         ]
         self.final_norm = LayerNorm(c.d_model)
         bound = 1.0 / np.sqrt(c.d_model)
-        self.w_out: Array = rng.uniform(-bound, bound, (c.d_model, c.vocab_size))  # (d_model, vocab_size)
+        self._w_out: Array | None = (
+            None if c.tie_weights else rng.uniform(-bound, bound, (c.d_model, c.vocab_size))
+        )  # (d_model, vocab_size), or none of its own when tied
         self.b_out: Array = np.zeros(c.vocab_size)  # (vocab_size,)
         self._set_up_positions(rng)
 
@@ -190,18 +202,26 @@ class GPT:
             layer.self_attn.rotary = kind == "rope"
             layer.self_attn.alibi = kind == "alibi"
 
+    @property
+    def w_out(self) -> Array:
+        """The output projection, (d_model, vocab_size); tied: ``embedding.weight.T``, a view."""
+        return self.embedding.weight.T if self._w_out is None else self._w_out
+
     def parameters(self) -> dict[str, Array]:
         """Every learnable array, by dotted name (the arrays themselves).
 
         ``embedding.weight``, ``layers.<i>.<name>`` (as ``EncoderLayer.parameters()``),
         ``final_norm.gamma``, ``final_norm.beta``, ``w_out``, ``b_out``; and ``positions``
-        when the positions are learned.
+        when the positions are learned. With tied weights there is no ``w_out``: the one table
+        is listed once, as ``embedding.weight``.
         """
         params = {f"embedding.{n}": a for n, a in self.embedding.parameters().items()}
         for i, layer in enumerate(self.layers):
             params.update({f"layers.{i}.{n}": a for n, a in layer.parameters().items()})
         params.update({f"final_norm.{n}": a for n, a in self.final_norm.parameters().items()})
-        params["w_out"], params["b_out"] = self.w_out, self.b_out
+        if self._w_out is not None:
+            params["w_out"] = self._w_out
+        params["b_out"] = self.b_out
         if self.config.positions == "learned":
             params["positions"] = self.positions  # (max_len, d_model), trained like the rest
         return params
@@ -259,13 +279,21 @@ class GPT:
         return self.forward(ids, {} if cache is None else cache)
 
     # --8<-- [start:forward]
-    def forward(self, ids: NDArray[np.integer], cache: GPTCache) -> Array:
-        """``logits``, on ids already checked."""
+    def forward(
+        self,
+        ids: NDArray[np.integer],
+        cache: GPTCache,
+        dropout: Dropout | None = None,
+    ) -> Array:
+        """``logits``, on ids already checked; ``dropout`` in training only (see grad)."""
         cache["embed"], cache["layers"], cache["final_norm"] = {}, [{} for _ in self.layers], {}
         x = self._embed(ids, cache["embed"])  # (..., n) -> (..., n, d_model)
+        if dropout is not None:  # training with dropout: on the sum of embeddings and positions
+            cache["dropout"], x = dropout, dropout(x, "embed")
         mask = causal_mask(ids.shape[-1])  # (n, n): position t sees 0..t only
-        for layer, layer_cache in zip(self.layers, cache["layers"], strict=True):
-            x = layer.forward(x, mask, layer_cache)  # (..., n, d_model), pre-norm block
+        for i, (layer, layer_cache) in enumerate(zip(self.layers, cache["layers"], strict=True)):
+            drop = None if dropout is None else _named(dropout, f"layers.{i}")  # sublayer outputs
+            x = layer.forward(x, mask, layer_cache, drop)  # (..., n, d_model), pre-norm block
         h = self.final_norm.forward(x, cache["final_norm"])  # (..., n, d_model): the stack, normalised
         cache["h"] = h
         return h @ self.w_out + self.b_out  # (..., n, d_model) -> (..., n, vocab_size)

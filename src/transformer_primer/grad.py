@@ -34,6 +34,7 @@ from .caches import (
 from .gpt import GPT
 from .layers import DecoderLayer, EncoderLayer, FeedForward, LayerNorm, Residual
 from .model import Transformer
+from .regularization import Dropout, _smoothed_cross_entropy, check_rate
 
 __all__ = [
     "attention_backward",
@@ -511,7 +512,12 @@ def _self_attention_backward(
     return dquery + dkey + dvalue, grads
 
 
-def encoder_layer_backward(layer: EncoderLayer, dout: Array, cache: EncoderLayerCache) -> tuple[Array, Grads]:
+def encoder_layer_backward(
+    layer: EncoderLayer,
+    dout: Array,
+    cache: EncoderLayerCache,
+    dropout: Callable[[Array, str], Array] | None = None,
+) -> tuple[Array, Grads]:
     """Backward of [EncoderLayer][transformer_primer.layers.EncoderLayer], post- or pre-norm.
 
     The forward pass's two residual blocks, in reverse: first the feed-forward block, then
@@ -526,6 +532,9 @@ def encoder_layer_backward(layer: EncoderLayer, dout: Array, cache: EncoderLayer
     dout : numpy.ndarray, shape (..., n, d_model)
     cache : EncoderLayerCache
         Filled by ``layer(x, mask, cache=cache)``.
+    dropout : callable, optional
+        ``dropout(d, name)``: the backward of the dropout the forward pass applied to the
+        sublayer ``name``'s output (training with dropout only).
 
     Returns
     -------
@@ -543,11 +552,16 @@ def encoder_layer_backward(layer: EncoderLayer, dout: Array, cache: EncoderLayer
     ((3, 4), True)
     """
     grads: Grads = {}
+    undrop = dropout or (lambda d, name: d)  # the identity unless the forward pass dropped
     feed_forward = _collect(
-        grads, "feed_forward", lambda d: feed_forward_backward(layer.feed_forward, d, cache["feed_forward"])
+        grads,
+        "feed_forward",
+        lambda d: feed_forward_backward(layer.feed_forward, undrop(d, "feed_forward"), cache["feed_forward"]),
     )
     attention = _collect(
-        grads, "self_attn", lambda d: _self_attention_backward(layer.self_attn, d, cache["self_attn"])
+        grads,
+        "self_attn",
+        lambda d: _self_attention_backward(layer.self_attn, undrop(d, "self_attn"), cache["self_attn"]),
     )
     d, part = residual_backward(layer.feed_forward_block, dout, cache["norm_2"], feed_forward)
     grads.update(_prefixed("norm_2", part))
@@ -898,6 +912,11 @@ def relative_error(analytic: Array, numeric: Array) -> float:
 # --8<-- [end:gradient_check]
 
 
+def _named_backward(dropout: Dropout, prefix: str) -> Callable[[Array, str], Array]:
+    """``dropout.backward`` for one block: its masks are named ``<prefix>.<sublayer>``."""
+    return lambda d, name: dropout.backward(d, f"{prefix}.{name}")
+
+
 # --8<-- [start:gpt_backward]
 def gpt_backward(gpt: GPT, dlogits: Array, cache: GPTCache) -> Grads:
     """Backward of the decoder-only [GPT][transformer_primer.gpt.GPT].
@@ -930,13 +949,21 @@ def gpt_backward(gpt: GPT, dlogits: Array, cache: GPTCache) -> Grads:
     True
     """
     grads: Grads = {}
-    dh, grads["w_out"], grads["b_out"] = linear_backward(dlogits, cache["h"], gpt.w_out)  # (..., n, d_model)
+    dh, dw_out, grads["b_out"] = linear_backward(dlogits, cache["h"], gpt.w_out)  # dh (..., n, d_model)
     dx, part = layer_norm_backward(gpt.final_norm, dh, cache["final_norm"])
     grads.update(_prefixed("final_norm", part))
+    drop = cache.get("dropout")  # set only by a training pass with dropout
     for i in reversed(range(len(gpt.layers))):
-        dx, part = encoder_layer_backward(gpt.layers[i], dx, cache["layers"][i])  # (..., n, d_model)
+        undrop = None if drop is None else _named_backward(drop, f"layers.{i}")
+        dx, part = encoder_layer_backward(gpt.layers[i], dx, cache["layers"][i], undrop)  # (..., n, d)
         grads.update(_prefixed(f"layers.{i}", part))
+    if drop is not None:
+        dx = drop.backward(dx, "embed")  # (..., n, d_model)
     grads["embedding.weight"] = embedding_backward(dx, cache["embed"]["ids"], gpt.config.vocab_size)
+    if gpt.config.tie_weights:  # one table used twice, at the bottom and at the top: the two add up
+        grads["embedding.weight"] += dw_out.T  # (d_model, vocab_size) -> (vocab_size, d_model)
+    else:
+        grads["w_out"] = dw_out
     if gpt.config.positions == "learned":  # the table was added to the embeddings: dx reaches it
         grads["positions"] = learned_positions_backward(dx, gpt.config.max_len)
     return grads
@@ -947,7 +974,13 @@ def gpt_backward(gpt: GPT, dlogits: Array, cache: GPTCache) -> Grads:
 
 # --8<-- [start:gpt_loss_and_grads]
 def gpt_loss_and_grads(
-    gpt: GPT, ids: NDArray[np.integer], targets: NDArray[np.integer]
+    gpt: GPT,
+    ids: NDArray[np.integer],
+    targets: NDArray[np.integer],
+    *,
+    smoothing: float = 0.0,
+    dropout: float = 0.0,
+    rng: np.random.Generator | None = None,
 ) -> tuple[float, Grads, dict[str, int]]:
     """One forward and backward pass of a GPT on a padded batch: next-token prediction.
 
@@ -960,11 +993,19 @@ def gpt_loss_and_grads(
     gpt : GPT
     ids : numpy.ndarray of int, shape (batch, n)
     targets : numpy.ndarray of int, shape (batch, n)
+    smoothing : float
+        Label smoothing (0: none), as
+        [label_smoothed_cross_entropy][transformer_primer.regularization.label_smoothed_cross_entropy].
+    dropout : float
+        The dropout rate in this training pass (0: none), on the embeddings plus positions
+        and on each sublayer's output; the masks are drawn from ``rng``.
+    rng : numpy.random.Generator, optional
+        Required when ``dropout > 0``.
 
     Returns
     -------
     loss : float
-        Mean cross-entropy per real target token.
+        Mean cross-entropy per real target token (against the smoothed targets if smoothing).
     grads : dict of numpy.ndarray
         One gradient per entry of ``gpt.parameters()``.
     counts : dict of int
@@ -980,8 +1021,8 @@ def gpt_loss_and_grads(
     2
     """
     cache: GPTCache = {}
-    logits = gpt.forward(ids, cache)  # (batch, n, vocab_size)
-    loss, dlogits, real = cross_entropy(logits, targets, gpt.config.pad_id)
+    logits = gpt.forward(ids, cache, _training_dropout(dropout, rng))  # (batch, n, vocab_size)
+    loss, dlogits, real = _loss(logits, targets, gpt.config.pad_id, smoothing)
     grads = gpt_backward(gpt, dlogits, cache)
     correct = int(((logits.argmax(axis=-1) == targets) & real).sum())
     return loss, grads, {"tokens": int(real.sum()), "correct": correct}
@@ -990,8 +1031,37 @@ def gpt_loss_and_grads(
 # --8<-- [end:gpt_loss_and_grads]
 
 
-def gpt_loss(gpt: GPT, ids: NDArray[np.integer], targets: NDArray[np.integer]) -> float:
+def _training_dropout(p: float, rng: np.random.Generator | None) -> Dropout | None:
+    """A fresh [Dropout][transformer_primer.regularization.Dropout] for one pass, or None when p is 0."""
+    p = check_rate("dropout", p)
+    if p == 0:
+        return None
+    if rng is None:
+        raise ValueError(f"dropout = {p} needs rng, a numpy.random.Generator for the masks; got None")
+    return Dropout(p, rng)
+
+
+def _loss(
+    logits: Array, targets: NDArray[np.integer], pad_id: int, smoothing: float
+) -> tuple[float, Array, NDArray[np.bool_]]:
+    """Plain cross-entropy, or the label-smoothed one when ``smoothing`` > 0."""
+    if check_rate("smoothing", smoothing) == 0:
+        return cross_entropy(logits, targets, pad_id)
+    return _smoothed_cross_entropy(logits, targets, pad_id, smoothing)
+
+
+def gpt_loss(
+    gpt: GPT,
+    ids: NDArray[np.integer],
+    targets: NDArray[np.integer],
+    *,
+    smoothing: float = 0.0,
+    dropout: float = 0.0,
+    rng: np.random.Generator | None = None,
+) -> float:
     """The loss of [gpt_loss_and_grads][transformer_primer.grad.gpt_loss_and_grads] alone, for gradient checks.
+
+    With dropout, pass a generator seeded the same way to both to draw the same masks.
 
     Examples
     --------
@@ -1002,4 +1072,5 @@ def gpt_loss(gpt: GPT, ids: NDArray[np.integer], targets: NDArray[np.integer]) -
     >>> gpt_loss(gpt, *batch) == gpt_loss_and_grads(gpt, *batch)[0]
     True
     """
-    return cross_entropy(gpt.forward(ids, {}), targets, gpt.config.pad_id)[0]
+    logits = gpt.forward(ids, {}, _training_dropout(dropout, rng))  # (batch, n, vocab_size)
+    return _loss(logits, targets, gpt.config.pad_id, smoothing)[0]

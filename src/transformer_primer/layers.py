@@ -415,13 +415,28 @@ class EncoderLayer:
             return self.forward(x, mask, {} if cache is None else cache)
 
     # --8<-- [start:encoder_layer]
-    def forward(self, x: Array, mask: Mask | None, cache: EncoderLayerCache) -> Array:
-        """The computation of ``__call__``, on inputs already checked."""
+    def forward(
+        self,
+        x: Array,
+        mask: Mask | None,
+        cache: EncoderLayerCache,
+        dropout: Callable[[Array, str], Array] | None = None,
+    ) -> Array:
+        """The computation of ``__call__``, on inputs already checked.
+
+        ``dropout(y, name)``, in training only, drops from each sublayer's output before the
+        residual add (``name`` is ``"self_attn"`` or ``"feed_forward"``).
+        """
         attn, norm_1 = cache.setdefault("self_attn", {}), cache.setdefault("norm_1", {})
         ff, norm_2 = cache.setdefault("feed_forward", {}), cache.setdefault("norm_2", {})
+        drop = dropout or (lambda y, name: y)  # the identity unless training with dropout
         # every position attends to every position (but the masked, padded ones)
-        x = self.attention_block(x, lambda h: self.self_attn.forward(h, h, h, mask, attn)[0], norm_1)
-        return self.feed_forward_block(x, lambda h: self.feed_forward.forward(h, ff), norm_2)
+        x = self.attention_block(
+            x, lambda h: drop(self.self_attn.forward(h, h, h, mask, attn)[0], "self_attn"), norm_1
+        )
+        return self.feed_forward_block(
+            x, lambda h: drop(self.feed_forward.forward(h, ff), "feed_forward"), norm_2
+        )
 
     # --8<-- [end:encoder_layer]
 

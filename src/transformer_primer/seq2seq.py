@@ -481,13 +481,17 @@ def _read_config(
     return check_config(path, _read_json(path, archive, members, "config"), TransformerConfig)
 
 
-def check_config(path: Path, raw: dict[str, Any], config_class: type[ConfigT]) -> ConfigT:
+def check_config(
+    path: Path, raw: dict[str, Any], config_class: type[ConfigT], optional: frozenset[str] = frozenset()
+) -> ConfigT:
     """``config_class(**raw)`` for a model file: exactly its fields, valid, a max_len that fits.
 
     Shared by every model file the package reads (the encoder-decoder's and the GPT's).
+    ``optional`` names fields added after files were shipped (e.g. ``tie_weights``): an
+    older file without them gets their defaults, which is what the older code did.
     """
     wanted = {f.name for f in fields(config_class)}  # type: ignore[arg-type]  # a dataclass
-    if set(raw) != wanted:
+    if not wanted - optional <= set(raw) <= wanted:
         raise ValueError(f"{path}: the config must have the fields {sorted(wanted)}, found {sorted(raw)}")
     try:
         config = config_class(**raw)

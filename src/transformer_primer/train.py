@@ -21,11 +21,12 @@ from typing import TextIO
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import check_positive_float, check_positive_int
+from ._checks import check_bool, check_positive_float, check_positive_int
 from .completer import COMPLETION_TASKS, Completer
 from .gpt import GPT, GPTConfig
 from .grad import gpt_loss_and_grads, loss_and_grads
 from .model import Transformer, TransformerConfig
+from .regularization import check_rate, paper_learning_rate
 from .seq2seq import Seq2Seq
 from .tasks import ALPHABET, MAX_CHARS, TASKS, make_batch, make_lm_batch, sample_additions, sample_strings
 from .vocab import Vocab
@@ -318,6 +319,10 @@ def train(config: TrainConfig, progress: TextIO | None = sys.stderr) -> Seq2Seq:
 # --8<-- [end:train]
 
 
+SCHEDULES = ("cosine", "paper")
+"""The learning-rate schedules of ``GPTTrainConfig.schedule``."""
+
+
 @dataclass(frozen=True)
 class GPTTrainConfig:
     """Everything a decoder-only training run depends on; the same values give the same model.
@@ -341,6 +346,12 @@ class GPTTrainConfig:
     n_layers: int = 2  # blocks
     eval_every: int = 500  # steps between two exact-match checks on the validation split
     eval_size: int = 200  # validation prompts per check
+    # regularization (the regularization lesson); every default is off, as the shipped model
+    smoothing: float = 0.0  # label smoothing of the targets (the paper: 0.1)
+    dropout: float = 0.0  # dropout rate in training, never at evaluation (the paper: 0.1)
+    tie_weights: bool = False  # the output projection is the embedding table transposed
+    schedule: str = "cosine"  # "cosine": warm-up then cosine to lr / 20; "paper": section 5.3 (no lr)
+    train_size: int = 0  # 0: fresh prompts every step; else a fixed training set of that many prompts
 
     def __post_init__(self) -> None:
         if self.task not in COMPLETION_TASKS:
@@ -348,8 +359,14 @@ class GPTTrainConfig:
         for name in ("steps", "batch_size", "warmup", "eval_every", "eval_size"):
             check_positive_int(name, getattr(self, name))
         check_positive_int("seed", self.seed, minimum=0)
+        check_positive_int("train_size", self.train_size, minimum=0)
         for name in ("lr", "clip"):
             check_positive_float(name, getattr(self, name))
+        for name in ("smoothing", "dropout"):
+            check_rate(name, getattr(self, name))
+        check_bool("tie_weights", self.tie_weights)
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
 
     def model_config(self, vocab_size: int) -> GPTConfig:
         """The model's sizes; ``max_len`` holds the start token, the longest prompt and answer."""
@@ -361,7 +378,14 @@ class GPTTrainConfig:
             d_ff=self.d_ff,
             n_layers=self.n_layers,
             max_len=max_prompt + 4,  # <bos> + "99+99=" + "198": the end token is only a target
+            tie_weights=self.tie_weights,
         )
+
+    def learning_rate(self, step: int) -> float:
+        """The rate of step ``step`` (``0 .. steps - 1``) under ``schedule``."""
+        if self.schedule == "paper":
+            return paper_learning_rate(step + 1, self.d_model, self.warmup)  # the paper counts from 1
+        return learning_rate(step, self.steps, self.lr, self.warmup)
 
 
 # --8<-- [start:train_gpt]
@@ -390,13 +414,14 @@ def train_gpt(config: GPTTrainConfig, progress: TextIO | None = sys.stderr) -> C
     >>> model.history["step"].tolist()
     [1, 2]
     """
-    seeds = np.random.SeedSequence(config.seed).spawn(3)
-    init_rng, data_rng, valid_rng = (np.random.default_rng(s) for s in seeds)
+    seeds = np.random.SeedSequence(config.seed).spawn(5)  # the first three are the ones earlier versions drew
+    init_rng, data_rng, valid_rng, drop_rng, pool_rng = (np.random.default_rng(s) for s in seeds)
     chars, max_prompt = COMPLETION_TASKS[config.task]
     vocab = Vocab(chars)
     gpt = GPT(config.model_config(len(vocab)), init_rng)
     completer = Completer(gpt, vocab, config.task, max_prompt)
     valid = sample_additions(valid_rng, config.eval_size, "valid", distinct=True)
+    pool = sample_additions(pool_rng, config.train_size, "train", distinct=True) if config.train_size else []
     optimizer = Adam(gpt.parameters())
     bar = _Progress(progress, config.task, config.steps)
     curves = ("step", "loss", "token_accuracy", "valid_step", "valid_exact")
@@ -405,10 +430,16 @@ def train_gpt(config: GPTTrainConfig, progress: TextIO | None = sys.stderr) -> C
     window_loss, window_correct, window_tokens, exact = 0.0, 0, 0, None
     log_every = max(1, config.eval_every // 10)
     for step in range(config.steps):
-        ids, targets = make_lm_batch(vocab, sample_additions(data_rng, config.batch_size, "train"))
-        loss, grads, counts = gpt_loss_and_grads(gpt, ids, targets)
+        if pool:  # a fixed training set: the batch is drawn from it
+            prompts = [pool[i] for i in data_rng.choice(len(pool), config.batch_size)]
+        else:
+            prompts = sample_additions(data_rng, config.batch_size, "train")
+        ids, targets = make_lm_batch(vocab, prompts)
+        loss, grads, counts = gpt_loss_and_grads(
+            gpt, ids, targets, smoothing=config.smoothing, dropout=config.dropout, rng=drop_rng
+        )
         clip_by_global_norm(grads, config.clip)
-        optimizer.step(grads, learning_rate(step, config.steps, config.lr, config.warmup))
+        optimizer.step(grads, config.learning_rate(step))
         window_loss += loss * counts["tokens"]
         window_correct += counts["correct"]
         window_tokens += counts["tokens"]
