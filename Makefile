@@ -84,7 +84,9 @@ typecheck: $(STAMP)
 
 # Benchmark attention on one thread into bench/results.json (about five minutes; the
 # benchmark page and the tiled-attention lesson are built from that file: commit it), then the
-# KV cache's cost per token into bench/kv_cache.json (about 30 s; the KV cache lesson's figure).
+# KV cache's cost per token into bench/kv_cache.json (about 30 s; the KV cache lesson's figure),
+# then post-norm against pre-norm at large learning rates into bench/norms.json (24 short training
+# runs, a few minutes; the norms lesson's figure and table).
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are set on these machines for old OpenBLAS builds
 # and slow a current one: they are unset for this command only, and the kernel that ran is
 # recorded (threadpoolctl). PyTorch is compared when installed (the torch extra).
@@ -95,6 +97,8 @@ bench: $(STAMP)
 	  MKL_NUM_THREADS=1 $(BIN)/python -m primer_site.bench_run --out bench/results.json
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
 	  MKL_NUM_THREADS=1 $(BIN)/python -m primer_site.bench_kv_cache --out bench/kv_cache.json
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+	  MKL_NUM_THREADS=1 $(BIN)/python -m primer_site.bench_norms --out bench/norms.json
 
 # Full-page PNGs of the home, lesson and notebook pages, desktop and phone, light and dark,
 # into screenshots/ (gitignored), to look at the layout by eye. Needs /usr/bin/chromium.

@@ -10,8 +10,9 @@ It wires the site's tools into the build, event by event:
   ``figures/<name>.svg`` (``File.generated``: nothing is written into ``docs/``);
 - ``on_page_markdown``: every code include of the page is checked to come from ``src/``
   (``sections.source_file``); the glossary's abbreviations are appended; the
-  ``<!-- bench: NAME -->`` and ``<!-- refusals: NAME -->`` lines are replaced by the tables
-  generated from ``bench/results.json`` and from the table of refused inputs;
+  ``<!-- bench: NAME -->``, ``<!-- norms: NAME -->`` and ``<!-- refusals: NAME -->`` lines are
+  replaced by the tables generated from ``bench/results.json``, ``bench/norms.json`` and the
+  table of refused inputs;
 - ``on_page_content``: each figure gets its box, hover grids, numbers and alt text
   (``figure_kit.wrap_figures``); glossary terms get their tooltips;
 - ``on_post_build``: every lesson is written as a notebook beside its page
@@ -30,7 +31,7 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from . import bench_page, bench_report, figures, glossary, lesson_notebooks, refusals
+from . import bench_norms, bench_page, bench_report, figures, glossary, lesson_notebooks, refusals
 from .figure_kit import Drawn, wrap_figures
 from .sections import includes, source_file
 
@@ -71,6 +72,7 @@ class PrimerPlugin(BasePlugin):  # type: ignore[type-arg]  # MkDocs' BasePlugin 
         if bench_page.MARKER.search(markdown):
             markdown = bench_page.render(markdown, bench_report.load())
         markdown = refusals.render(markdown)
+        markdown = bench_norms.render(markdown)  # <!-- norms: NAME -->, from bench/norms.json
         if page.file.abs_src_path and Path(page.file.abs_src_path) in lesson_notebooks.lesson_pages():
             page.meta["notebook"] = lesson_notebooks.notebook_name(Path(page.file.abs_src_path))
         return glossary.add_abbreviations(markdown, page.file.src_uri)
