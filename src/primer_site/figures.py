@@ -23,7 +23,17 @@ from dataclasses import dataclass
 import matplotlib
 from matplotlib.figure import Figure
 
-from .figure_kit import SIGNED_CMAP, STYLE, Drawn, add_table, data_tables, heatmap, hover_grids, to_svg
+from .figure_kit import (
+    LINE_COLORS,
+    SIGNED_CMAP,
+    STYLE,
+    Drawn,
+    add_table,
+    data_tables,
+    heatmap,
+    hover_grids,
+    to_svg,
+)
 from .traces import paste
 
 LESSONS = "src/transformer_primer/lessons"
@@ -345,12 +355,13 @@ def norms_learning_rate() -> Figure:
             [r["lr"] for r in runs],
             [r["final_loss"] for r in runs],
             "o" if norm_first else "s",
-            color=f"C{color}",
+            color=LINE_COLORS[color],
             alpha=0.5,
             label=f"{name}, one seed",
         )
         means = [(r["lr"], r["loss_mean"]) for r in rows if r["norm"] == name and r["loss_mean"] is not None]
-        ax.plot(*zip(*means, strict=True), "-", color=f"C{color}", label=f"{name}, mean")
+        style = "--" if norm_first else "-"  # told apart without colour too
+        ax.plot(*zip(*means, strict=True), style, color=LINE_COLORS[color], label=f"{name}, mean")
     rates = sorted({r["lr"] for r in results["runs"]})
     ax.set_xscale("log")
     ax.set_xticks(rates, [f"{lr:g}" for lr in rates])
