@@ -86,8 +86,10 @@ typecheck: $(STAMP)
 # benchmark page and the tiled-attention lesson are built from that file: commit it), then the
 # KV cache's cost per token into bench/kv_cache.json (about 30 s; the KV cache lesson's figure),
 # then five small GPTs with different positions tested past their training length into
-# bench/extrapolation.json (about ten CPU minutes; the positions lesson's figure and table).
-# then the regularization experiment into bench/regularization.json (about ten CPU minutes).
+# bench/extrapolation.json (about ten CPU minutes; the positions lesson's figure and table),
+# then the regularization experiment into bench/regularization.json (about ten CPU minutes),
+# then post-norm against pre-norm at large learning rates into bench/norms.json (24 short training
+# runs, a few minutes; the norms lesson's figure and table).
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are set on these machines for old OpenBLAS builds
 # and slow a current one: they are unset for this command only, and the kernel that ran is
 # recorded (threadpoolctl). PyTorch is compared when installed (the torch extra).
@@ -102,6 +104,8 @@ bench: $(STAMP)
 	  MKL_NUM_THREADS=1 $(BIN)/python -m primer_site.bench_extrapolation --out bench/extrapolation.json
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
 	  MKL_NUM_THREADS=1 $(BIN)/python -m primer_site.bench_regularization --out bench/regularization.json
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+	  MKL_NUM_THREADS=1 $(BIN)/python -m primer_site.bench_norms --out bench/norms.json
 
 # Our fast attention against PyTorch's, interleaved, one and two threads, n = 256 .. 16384, into
 # bench/torch/<cpu-model>.json (about ten minutes on a 2-core AMD EPYC: run it on a quiet

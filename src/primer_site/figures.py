@@ -24,7 +24,18 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from .figure_kit import GREY, SIGNED_CMAP, STYLE, Drawn, add_table, data_tables, heatmap, hover_grids, to_svg
+from .figure_kit import (
+    GREY,
+    LINE_COLORS,
+    SIGNED_CMAP,
+    STYLE,
+    Drawn,
+    add_table,
+    data_tables,
+    heatmap,
+    hover_grids,
+    to_svg,
+)
 from .traces import paste
 
 LESSONS = "src/transformer_primer/lessons"
@@ -412,4 +423,44 @@ def regularization_effect() -> Figure:
     left.invert_yaxis()
     n = len(results["method"]["seeds"])
     fig.suptitle(f"mean of {n} seeds, bars from the smallest to the largest run", fontsize="medium")
+
+
+# --- Layer norm, residuals and the feed-forward block -----------------------------------------
+
+
+@figure("norms-learning-rate.svg", None)
+def norms_learning_rate() -> Figure:
+    """Final training loss against the peak learning rate, post-norm and pre-norm, no warm-up.
+
+    Drawn from bench/norms.json (``python -m primer_site.bench_norms``, run by ``make bench``):
+    one marker per seed, a line through the means.
+    """
+    from .bench_norms import NORMS, load, summary
+
+    results = load()
+    rows = summary(results)
+    fig = Figure(figsize=(6.4, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    for color, (name, norm_first) in enumerate(NORMS.items()):
+        runs = [r for r in results["runs"] if r["norm_first"] == norm_first and r["final_loss"] is not None]
+        ax.plot(
+            [r["lr"] for r in runs],
+            [r["final_loss"] for r in runs],
+            "o" if norm_first else "s",
+            color=LINE_COLORS[color],
+            alpha=0.5,
+            label=f"{name}, one seed",
+        )
+        means = [(r["lr"], r["loss_mean"]) for r in rows if r["norm"] == name and r["loss_mean"] is not None]
+        style = "--" if norm_first else "-"  # told apart without colour too
+        ax.plot(*zip(*means, strict=True), style, color=LINE_COLORS[color], label=f"{name}, mean")
+    rates = sorted({r["lr"] for r in results["runs"]})
+    ax.set_xscale("log")
+    ax.set_xticks(rates, [f"{lr:g}" for lr in rates])
+    ax.minorticks_off()
+    ax.set_xlabel("peak learning rate (no warm-up)")
+    ax.set_ylabel(f"training loss, last {results['setup']['last']} steps")
+    s = results["setup"]
+    ax.set_title(f"{s['task']}, {s['n_layers']} + {s['n_layers']} layers, {s['steps']} steps")
+    ax.legend(fontsize="small")
     return fig

@@ -11,9 +11,10 @@ It wires the site's tools into the build, event by event:
 - ``on_page_markdown``: every code include of the page is checked to come from ``src/``
   (``sections.source_file``); the glossary's abbreviations are appended; the
   ``<!-- bench: NAME -->``, ``<!-- vs-torch: NAME -->``, ``<!-- refusals: NAME -->``,
-  ``<!-- extrapolation: NAME -->`` and ``<!-- regularization: NAME -->`` lines are replaced
-  by the tables generated from ``bench/results.json``, ``bench/torch/*.json``, the table of
-  refused inputs, ``bench/extrapolation.json`` and ``bench/regularization.json``;
+  ``<!-- extrapolation: NAME -->``, ``<!-- regularization: NAME -->`` and
+  ``<!-- norms: NAME -->`` lines are replaced by the tables generated from
+  ``bench/results.json``, ``bench/torch/*.json``, the table of refused inputs,
+  ``bench/extrapolation.json``, ``bench/regularization.json`` and ``bench/norms.json``;
 - ``on_page_content``: each figure gets its box, hover grids, numbers and alt text
   (``figure_kit.wrap_figures``); glossary terms get their tooltips;
 - ``on_post_build``: every lesson is written as a notebook beside its page
@@ -34,6 +35,7 @@ from mkdocs.structure.pages import Page
 
 from . import (
     bench_extrapolation,
+    bench_norms,
     bench_page,
     bench_regularization,
     bench_report,
@@ -87,6 +89,7 @@ class PrimerPlugin(BasePlugin):  # type: ignore[type-arg]  # MkDocs' BasePlugin 
         markdown = refusals.render(markdown)
         markdown = bench_extrapolation.render(markdown)  # <!-- extrapolation: ... --> (positions page)
         markdown = bench_regularization.render(markdown)
+        markdown = bench_norms.render(markdown)  # <!-- norms: NAME -->, from bench/norms.json
         if page.file.abs_src_path and Path(page.file.abs_src_path) in lesson_notebooks.lesson_pages():
             page.meta["notebook"] = lesson_notebooks.notebook_name(Path(page.file.abs_src_path))
         return glossary.add_abbreviations(markdown, page.file.src_uri)

@@ -95,6 +95,7 @@ class EncoderCache(TypedDict, total=False):
 
     embed: EmbeddingCache
     layers: list[EncoderLayerCache]  # one per encoder layer, in order
+    final_norm: LayerNormCache  # pre-norm only: the layer norm after the stack
 
 
 class DecoderCache(TypedDict, total=False):
@@ -102,7 +103,8 @@ class DecoderCache(TypedDict, total=False):
 
     embed: EmbeddingCache
     layers: list[DecoderLayerCache]  # one per decoder layer, in order
-    y: Array  # (..., n_y, d_model): the last decoder layer's output, before w_out
+    final_norm: LayerNormCache  # pre-norm only: the layer norm after the stack
+    y: Array  # (..., n_y, d_model): what w_out reads (after the final norm, in pre-norm)
 
 
 class GPTCache(TypedDict, total=False):

@@ -693,10 +693,11 @@ def model_backward(
 ) -> Grads:
     """Backward of the whole [Transformer][transformer_primer.model.Transformer].
 
-    From the logits back through the output projection, the decoder layers (in reverse
-    order), then, with the gradient that reached ``memory`` through every
-    cross-attention, through the encoder layers, and finally into the embedding table,
-    which the source and the target share (so its two gradients are added).
+    From the logits back through the output projection, the decoder's final norm
+    (pre-norm only), the decoder layers (in reverse order), then, with the gradient that
+    reached ``memory`` through every cross-attention, through the encoder's final norm
+    (pre-norm only) and the encoder layers, and finally into the embedding table, which
+    the source and the target share (so its two gradients are added).
 
     Parameters
     ----------
@@ -726,6 +727,9 @@ def model_backward(
     vocab_size = model.config.vocab_size
     grads: Grads = {}
     dy, grads["w_out"], grads["b_out"] = linear_backward(dlogits, dec_cache["y"], model.w_out)
+    if model.decoder_norm is not None:  # pre-norm: the norm that closes the decoder stack
+        dy, part = layer_norm_backward(model.decoder_norm, dy, dec_cache["final_norm"])
+        grads.update(_prefixed("decoder_norm", part))
     dmemory = np.zeros_like(
         dec_cache["layers"][0]["cross_attn"]["key"]
     )  # the memory's shape (..., n_x, d_model)
@@ -734,6 +738,9 @@ def model_backward(
         grads.update(_prefixed(f"decoder.{i}", g))
         dmemory = dmemory + dmem  # every decoder layer reads the same memory
     dx = dmemory
+    if model.encoder_norm is not None:  # pre-norm: the memory is the encoder stack's sum, normalised
+        dx, part = layer_norm_backward(model.encoder_norm, dx, enc_cache["final_norm"])
+        grads.update(_prefixed("encoder_norm", part))
     for i in reversed(range(len(model.encoder_layers))):
         dx, g = encoder_layer_backward(model.encoder_layers[i], dx, enc_cache["layers"][i])
         grads.update(_prefixed(f"encoder.{i}", g))

@@ -247,6 +247,8 @@ class EncoderDecoderKVCache:
             y, k, v = self._layer_step(layer, y, state.keys[i], state.values[i], self.cross_kv[i])
             keys.append(k)  # (n_heads, t + 1, d_k): kept for the next step
             values.append(v)
+        if m.decoder_norm is not None:  # pre-norm: the final norm of the decoder stack
+            y = m.decoder_norm.forward(y, {})  # (1, d_model)
         logits = (y @ m.w_out + m.b_out)[0]  # (1, d_model) -> (vocab_size,)
         return KVState(tuple(keys), tuple(values), logits)
 

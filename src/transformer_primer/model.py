@@ -18,7 +18,7 @@ from ._checks import (
     describe,
 )
 from .caches import DecoderCache, EmbeddingCache, EncoderCache
-from .layers import DecoderLayer, Embedding, EncoderLayer, HasParameters
+from .layers import DecoderLayer, Embedding, EncoderLayer, HasParameters, LayerNorm
 from .masks import causal_mask
 from .numerics import softmax
 from .positional import sinusoidal_positional_encoding
@@ -53,7 +53,7 @@ class TransformerConfig:
     d_ff: int = 64  # feed-forward hidden width (the paper: 4 * d_model)
     n_layers: int = 1  # encoder layers, and as many decoder layers (the paper: 6)
     max_len: int = 64  # longest sequence, for the positional encoding table
-    norm_first: bool = False  # False: post-norm as in the paper; True: pre-norm
+    norm_first: bool = False  # False: post-norm as in the paper; True: pre-norm, + a final norm per stack
     pad_id: int = 0  # padding, never attended to, never generated
     bos_id: int = 1  # start symbol fed to the decoder first (distinct from padding)
     eos_id: int = 2  # end symbol: decoding stops when it is produced
@@ -101,6 +101,13 @@ class DecodeStep:
 
 class Transformer:
     """An encoder-decoder transformer (Vaswani et al., 2017), small and exact.
+
+    Pre-norm (``config.norm_first``) leaves each stack's output un-normalised: the sum of
+    the embedding and every sublayer's output. So a pre-norm model closes each stack with a
+    final [LayerNorm][transformer_primer.layers.LayerNorm], ``encoder_norm`` (its output is
+    the memory) and ``decoder_norm`` (before ``w_out``), as PyTorch's ``nn.Transformer``,
+    GPT-2 and the Annotated Transformer do. A post-norm stack already ends in a norm: both
+    are ``None`` there.
 
     Parameters
     ----------
@@ -150,20 +157,31 @@ class Transformer:
         self.decoder_layers = [
             DecoderLayer(c.d_model, c.n_heads, c.d_ff, rng, c.norm_first) for _ in range(c.n_layers)
         ]
+        # pre-norm: one norm closes each stack (its sum of residuals is not normalised otherwise)
+        self.encoder_norm = LayerNorm(c.d_model) if c.norm_first else None
+        self.decoder_norm = LayerNorm(c.d_model) if c.norm_first else None
         bound = 1.0 / np.sqrt(c.d_model)
         self.w_out: Array = rng.uniform(-bound, bound, (c.d_model, c.vocab_size))  # (d_model, vocab_size)
         self.b_out: Array = np.zeros(c.vocab_size)  # (vocab_size,)
 
     def parameters(self) -> dict[str, Array]:
-        """Every learnable array, by dotted name (the arrays themselves)."""
+        """Every learnable array, by dotted name (the arrays themselves).
+
+        ``embedding.weight``, ``encoder.<i>.<name>`` and ``decoder.<i>.<name>`` (as the
+        layers' ``parameters()``), in a pre-norm model ``encoder_norm.gamma``,
+        ``encoder_norm.beta``, ``decoder_norm.gamma``, ``decoder_norm.beta``, then ``w_out``,
+        ``b_out``.
+        """
         params = {f"embedding.{n}": a for n, a in self.embedding.parameters().items()}
-        stacks: tuple[tuple[str, Sequence[HasParameters]], ...] = (
-            ("encoder", self.encoder_layers),
-            ("decoder", self.decoder_layers),
+        stacks: tuple[tuple[str, Sequence[HasParameters], LayerNorm | None], ...] = (
+            ("encoder", self.encoder_layers, self.encoder_norm),
+            ("decoder", self.decoder_layers, self.decoder_norm),
         )
-        for kind, layers in stacks:
+        for kind, layers, norm in stacks:
             for i, layer in enumerate(layers):
                 params.update({f"{kind}.{i}.{n}": a for n, a in layer.parameters().items()})
+            if norm is not None:
+                params.update({f"{kind}_norm.{n}": a for n, a in norm.parameters().items()})
         params["w_out"], params["b_out"] = self.w_out, self.b_out
         return params
 
@@ -267,8 +285,8 @@ class Transformer:
         src_mask : array_like of bool, optional, broadcastable to (..., n_x, n_x)
             Hides padded source positions (keys).
         cache : EncoderCache, optional
-            When given, keeps what the backward pass needs: ``cache["embed"]`` and one
-            record per layer in ``cache["layers"]``.
+            When given, keeps what the backward pass needs: ``cache["embed"]``, one record
+            per layer in ``cache["layers"]`` and (pre-norm) ``cache["final_norm"]``.
 
         Returns
         -------
@@ -286,6 +304,8 @@ class Transformer:
         x = self._embed(src_ids, cache["embed"])  # (..., n_x) -> (..., n_x, d_model)
         for layer, layer_cache in zip(self.encoder_layers, cache["layers"], strict=True):
             x = layer.forward(x, src_mask, layer_cache)  # (..., n_x, d_model)
+        if self.encoder_norm is not None:  # pre-norm: the stack's sum, normalised once at the end
+            x = self.encoder_norm.forward(x, cache.setdefault("final_norm", {}))  # (..., n_x, d_model)
         return x
 
     # --8<-- [end:encode]
@@ -311,7 +331,8 @@ class Transformer:
             Hides padded source positions.
         cache : DecoderCache, optional
             When given, keeps what the backward pass needs: ``cache["embed"]``, one record
-            per layer in ``cache["layers"]`` and the last decoder states in ``cache["y"]``.
+            per layer in ``cache["layers"]``, (pre-norm) ``cache["final_norm"]`` and the
+            states that ``w_out`` reads in ``cache["y"]``.
 
         Returns
         -------
@@ -331,6 +352,8 @@ class Transformer:
         self_mask = causal_mask(y.shape[-2])  # (n_y, n_y): position t sees 0..t only
         for layer, layer_cache in zip(self.decoder_layers, cache["layers"], strict=True):
             y = layer.forward(y, memory, self_mask, memory_mask, layer_cache)  # (..., n_y, d_model)
+        if self.decoder_norm is not None:  # pre-norm: normalise the stack's output once
+            y = self.decoder_norm.forward(y, cache.setdefault("final_norm", {}))  # (..., n_y, d_model)
         cache["y"] = y
         return y @ self.w_out + self.b_out  # (..., n_y, d_model) -> (..., n_y, vocab_size)
 
@@ -456,8 +479,10 @@ class Transformer:
         - ``"decoder.0.self_attn.weights"``, (..., n_heads, n_y, n_y), zero above the diagonal;
         - ``"decoder.0.cross_attn.weights"``, (..., n_heads, n_y, n_x);
         - ``"encoder.memory"``, the encoder output (..., n_x, d_model); ``"decoder.y"``, the
-          last decoder states (..., n_y, d_model); and every field of
-          [transformer_primer.caches][] (``"decoder.0.norm_1.x_hat"``, ...).
+          states ``w_out`` reads (..., n_y, d_model); and every field of
+          [transformer_primer.caches][] (``"decoder.0.norm_1.x_hat"``, ...), the final
+          norms of a pre-norm model under their parameters' names
+          (``"encoder_norm.x_hat"``, ``"decoder_norm.inv_std"``).
 
         Parameters
         ----------
@@ -504,8 +529,10 @@ class Transformer:
         memory = self._encode(src_ids, mask, encoder)  # (..., n_x, d_model)
         logits = self._decode(tgt_ids, memory, mask, decoder)  # (..., n_y, vocab_size)
         flat: dict[str, NDArray[np.generic]] = {"encoder.memory": memory}
-        _flatten("encoder", encoder, flat)
-        _flatten("decoder", decoder, flat)
+        for kind, record in (("encoder", encoder), ("decoder", decoder)):
+            _flatten(kind, {k: v for k, v in record.items() if k != "final_norm"}, flat)
+            if "final_norm" in record:  # pre-norm: named like its weights, "encoder_norm.x_hat"
+                _flatten(f"{kind}_norm", record["final_norm"], flat)
         return logits, flat
 
 

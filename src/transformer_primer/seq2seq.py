@@ -341,8 +341,9 @@ def load(path: str | Path) -> Seq2Seq:
     ValueError
         If ``path`` is a folder, or the file is not a model file: not an ``.npz`` archive,
         too large, holding object arrays (pickles), a config or metadata that is not the
-        expected JSON, a missing weight, or a weight of the wrong shape, dtype or with NaN
-        or infinity. The message names the file and what is wrong.
+        expected JSON, a missing weight (a pre-norm file written before the final layer
+        norms were added is named as such), or a weight of the wrong shape, dtype or with
+        NaN or infinity. The message names the file and what is wrong.
     """
     path, archive = open_model_file(path)
     with archive:
@@ -350,6 +351,7 @@ def load(path: str | Path) -> Seq2Seq:
         config = _read_config(path, archive, members)
         info = _read_json(path, archive, members, "metadata")
         task, chars, max_chars = _read_metadata(path, info, config)
+        _refuse_without_final_norms(path, members, config, task)
         model = Transformer(config, np.random.default_rng(0))  # shapes only: every weight is replaced
         for name, p in model.parameters().items():
             p[...] = _read_array(path, archive, members, f"param/{name}", p.shape)  # in place
@@ -362,6 +364,19 @@ def load(path: str | Path) -> Seq2Seq:
     seq2seq = Seq2Seq(model, Vocab(chars), task, max_chars)
     seq2seq.history, seq2seq.metadata = history, info
     return seq2seq
+
+
+def _refuse_without_final_norms(
+    path: Path, members: dict[str, zipfile.ZipInfo], config: TransformerConfig, task: str
+) -> None:
+    """Refuse a pre-norm file from before the final layer norms (0.2.x): it cannot be run as it was."""
+    if config.norm_first and not any(
+        k.startswith(("param/encoder_norm.", "param/decoder_norm.")) for k in members
+    ):
+        raise ValueError(
+            f"{path}: a pre-norm model without the final layer norms (encoder_norm, decoder_norm), "
+            f"written by an older version: retrain it with `python -m transformer_primer train {task}`"
+        )
 
 
 def open_model_file(path: str | Path) -> tuple[Path, zipfile.ZipFile]:

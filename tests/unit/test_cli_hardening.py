@@ -106,6 +106,11 @@ def bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
             write_npz(tmp / "noweight.npz", {k: v for k, v in m.items() if k != "param/b_out.npy"}),
             "the weight 'b_out' is missing",
         ),
+        "a pre-norm file from before the final norms": (
+            write_npz(tmp / "old.npz", {k: v for k, v in m.items() if "_norm." not in k}),
+            "a pre-norm model without the final layer norms (encoder_norm, decoder_norm), written by "
+            "an older version: retrain it with `python -m transformer_primer train reverse`",
+        ),
     }
 
 
@@ -129,6 +134,7 @@ KINDS = [
     "a pickled (object) config",
     "NaN weights",
     "a missing weight",
+    "a pre-norm file from before the final norms",
 ]
 
 

@@ -201,11 +201,11 @@ def test_beam_size_one_is_greedy_when_the_length_runs_out() -> None:
 
 def test_a_beam_finds_a_more_probable_sequence_than_greedy() -> None:
     sort = shipped("sort")  # the case shown in the lesson
-    next_lp = cached_log_probs(EncoderDecoderKVCache(sort.model, sort.encode("aae bde ")))
+    next_lp = cached_log_probs(EncoderDecoderKVCache(sort.model, sort.encode("abde  ed")))
     g = greedy(next_lp, [1], max_new_tokens=17, eos_id=2)
     best = beam_search(next_lp, [1], beam_size=3, max_new_tokens=17, eos_id=2, alpha=0.0)[0]
-    assert sort.vocab.decode(list(g.tokens)) == "  abdee"  # one "a" short
-    assert sort.vocab.decode(list(best.tokens)) == "  aabdee"  # right
+    assert sort.vocab.decode(list(g.tokens)) == "  abdee"  # one "d" short
+    assert sort.vocab.decode(list(best.tokens)) == "  abddee"  # right
     assert best.log_prob > g.log_prob + 0.01
 
 

@@ -186,12 +186,43 @@ def test_whole_model_on_a_padded_batch(norm_first: bool, n_layers: int) -> None:
         vocab_size=7, d_model=4, n_heads=2, d_ff=4, n_layers=n_layers, max_len=6, norm_first=norm_first
     )
     model = Transformer(config, rng())
+    if norm_first:  # the final norms: not the initial ones, so that every term counts
+        for i, norm in enumerate((model.encoder_norm, model.decoder_norm)):
+            assert norm is not None
+            norm.gamma[...] = rng(10 + i).normal(size=4)
+            norm.beta[...] = rng(20 + i).normal(size=4)
+    else:
+        assert model.encoder_norm is None and model.decoder_norm is None  # post-norm ends in a norm
     src = np.array([[3, 4, 5, 0], [6, 3, 4, 5]])
     tgt_in = np.array([[1, 5, 4, 3, 0], [1, 5, 4, 3, 6]])
     tgt_out = np.array([[5, 4, 3, 2, 0], [5, 4, 3, 6, 2]])
     loss, grads, counts = grad.loss_and_grads(model, src, tgt_in, tgt_out)
     assert counts["tokens"] == 9
+    assert sorted(grads) == sorted(model.parameters())
+    assert ("encoder_norm.gamma" in grads) == ("decoder_norm.beta" in grads) == norm_first
     check(lambda: grad.model_loss(model, src, tgt_in, tgt_out), model.parameters(), grads)
+
+
+def test_the_check_catches_a_skipped_final_norm_backward() -> None:
+    # A pre-norm model whose backward forgets the final norms (forward with them, backward
+    # as if they were not there): the whole-model check must fail on the weights below them.
+    config = TransformerConfig(vocab_size=7, d_model=4, n_heads=2, d_ff=4, max_len=6, norm_first=True)
+    model = Transformer(config, rng())
+    src, tgt_in, tgt_out = np.array([[3, 4, 5]]), np.array([[1, 5, 4, 3]]), np.array([[5, 4, 3, 2]])
+    enc: dict = {}
+    dec: dict = {}
+    logits = model.decode(tgt_in, model.encode(src, cache=enc), cache=dec)
+    dlogits = grad.cross_entropy(logits, tgt_out, config.pad_id)[1]
+    right = grad.model_backward(model, dlogits, enc, dec)
+    encoder_norm, decoder_norm = model.encoder_norm, model.decoder_norm
+    model.encoder_norm = model.decoder_norm = None  # the backward skips both final norms
+    skipped = grad.model_backward(model, dlogits, enc, dec)
+    model.encoder_norm, model.decoder_norm = encoder_norm, decoder_norm
+    for name in ("decoder.0.feed_forward.w_2", "encoder.0.feed_forward.w_2"):
+        weight = model.parameters()[name]
+        numeric = grad.numerical_gradient(lambda: grad.model_loss(model, src, tgt_in, tgt_out), weight)
+        assert grad.relative_error(right[name], numeric) < TOL
+        assert grad.relative_error(skipped[name], numeric) > 1e-2, name
 
 
 def test_the_check_catches_a_wrong_gradient() -> None:

@@ -24,11 +24,18 @@ Mapping our weights onto PyTorch's:
 - The layers run with dropout 0, ReLU, ``batch_first=True``, ``layer_norm_eps=1e-5``
   (our LayerNorm's default), in train mode, which keeps PyTorch on its plain (not
   fused) path; with dropout 0 that changes nothing else.
+- The whole stack: ``nn.Transformer`` always closes its encoder and its decoder with a
+  LayerNorm (``encoder.norm``, ``decoder.norm``); ours does so in pre-norm only
+  (``encoder_norm``, ``decoder_norm``), where a stack's output is otherwise an
+  un-normalised sum. So our pre-norm ``Transformer`` is compared with
+  ``nn.Transformer(norm_first=True)`` end to end; it takes embeddings and returns the
+  decoder's states, so the embedding and ``w_out`` are ours on both sides.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -46,6 +53,7 @@ except ImportError:
 from transformer_primer.attention import MultiHeadAttention, scaled_dot_product_attention  # noqa: E402
 from transformer_primer.gpt import GPT, GPTConfig  # noqa: E402
 from transformer_primer.layers import DecoderLayer, EncoderLayer, LayerNorm  # noqa: E402
+from transformer_primer.model import Transformer, TransformerConfig  # noqa: E402
 
 TOL = 1e-5  # float32, values of order 1
 SEEDS = range(8)
@@ -347,3 +355,90 @@ def test_gpt_is_a_causal_encoder_stack_with_a_final_norm(seed: int) -> None:
     print(f"seed {seed}: {config.n_layers} layer(s), worst |ours - torch| = {worst:.1e}")
     assert ours_logits.dtype == np.float64
     assert worst <= 1e-10
+
+
+def copy_transformer(ours: Transformer, theirs: torch.nn.Transformer) -> None:
+    """Every weight of PyTorch's stacks, final norms included, into ours."""
+    for mine, their in zip(ours.encoder_layers, theirs.encoder.layers, strict=True):
+        copy_mha(mine.self_attn, their.self_attn)
+        copy_ff(mine, their)
+        copy_norm(mine.norm_1, their.norm1)
+        copy_norm(mine.norm_2, their.norm2)
+    for mine, their in zip(ours.decoder_layers, theirs.decoder.layers, strict=True):
+        copy_mha(mine.self_attn, their.self_attn)
+        copy_mha(mine.cross_attn, their.multihead_attn)
+        copy_ff(mine, their)
+        for i in (1, 2, 3):
+            copy_norm(getattr(mine, f"norm_{i}"), getattr(their, f"norm{i}"))
+    assert ours.encoder_norm is not None and ours.decoder_norm is not None
+    copy_norm(ours.encoder_norm, theirs.encoder.norm)
+    copy_norm(ours.decoder_norm, theirs.decoder.norm)
+
+
+def torch_transformer(c: TransformerConfig) -> torch.nn.Transformer:
+    with warnings.catch_warnings():  # its nested-tensor fast path is off for pre-norm: it says so
+        warnings.filterwarnings("ignore", message="enable_nested_tensor is True")
+        module = torch.nn.Transformer(
+            c.d_model,
+            c.n_heads,
+            num_encoder_layers=c.n_layers,
+            num_decoder_layers=c.n_layers,
+            dim_feedforward=c.d_ff,
+            dropout=0.0,
+            activation="relu",
+            layer_norm_eps=1e-5,
+            batch_first=True,
+            norm_first=True,
+        )
+    return module.double().train()
+
+
+def compare_with_nn_transformer(seed: int, skip_final_norms: bool = False) -> float:
+    """Largest |our logits - logits from nn.Transformer's output| on a padded batch, float64."""
+    rng, gen, n_heads, d_model, batch, n_y, n_x = sizes(seed)
+    config = TransformerConfig(
+        vocab_size=11,
+        d_model=d_model,
+        n_heads=n_heads,
+        d_ff=int(rng.integers(1, 17)),
+        n_layers=int(rng.integers(1, 4)),
+        max_len=8,
+        norm_first=True,
+    )
+    ours = Transformer(config, rng)
+    theirs = torch_transformer(config)
+    randomize(theirs, gen)  # the final norms too: gains around 1, biases around 0
+    copy_transformer(ours, theirs)
+    ours.b_out[...] = rng.normal(size=config.vocab_size)
+    src = rng.integers(3, config.vocab_size, size=(batch, n_x))
+    src[0, rng.integers(1, n_x + 1) :] = config.pad_id  # the first source is padded
+    tgt = rng.integers(3, config.vocab_size, size=(batch, n_y))
+    tgt[:, 0] = config.bos_id
+    src_mask = ours.source_mask(src)  # (batch, 1, n_x), True = a real token
+    if skip_final_norms:  # the stack as it was before the final norms: must not match
+        ours.encoder_norm = ours.decoder_norm = None
+    logits = ours.decode(tgt, ours.encode(src, src_mask), src_mask)  # (batch, n_y, vocab_size)
+    padding = t(src == config.pad_id)  # torch: True = ignore this key
+    out = theirs(
+        t(ours.embed(src)),
+        t(ours.embed(tgt)),
+        tgt_mask=t(~np.tril(np.ones((n_y, n_y), dtype=bool))),  # torch: True = may NOT attend
+        src_key_padding_mask=padding,
+        memory_key_padding_mask=padding,
+    )
+    ref = to_np(out) @ ours.w_out + ours.b_out
+    assert logits.dtype == np.float64
+    return float(np.max(np.abs(logits - ref)))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_pre_norm_transformer_is_nn_transformer_with_its_final_norms(seed: int) -> None:
+    # Float64 end to end: embeddings in, logits out, the same to ~1e-12.
+    worst = compare_with_nn_transformer(seed)
+    print(f"seed {seed}: worst |ours - nn.Transformer(norm_first=True)| = {worst:.1e}")
+    assert worst <= 1e-10
+
+
+def test_the_stack_without_its_final_norms_is_not_nn_transformer() -> None:
+    # The same comparison fails for the pre-norm stack as it was before (no final norms).
+    assert min(compare_with_nn_transformer(seed, skip_final_norms=True) for seed in SEEDS) > 1e-2

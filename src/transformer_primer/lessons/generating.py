@@ -11,7 +11,7 @@ from transformer_primer.decoding import encoder_decoder_log_probs
 from transformer_primer.trace import fmt
 
 sort = pretrained("sort")
-text = "aae bde "  # 8 characters, two of them spaces
+text = "abde  ed"  # 8 characters, two of them spaces
 bos, eos = sort.vocab.bos_id, sort.vocab.eos_id
 next_log_probs = encoder_decoder_log_probs(sort.model, sort.encode(text))  # a prefix -> log-probs
 log_probs = next_log_probs((bos,))  # (vocab_size,): what may follow the start token
@@ -33,7 +33,7 @@ from transformer_primer.decoding import encoder_decoder_log_probs, greedy
 from transformer_primer.trace import fmt
 
 sort = pretrained("sort")
-text = "aae bde "
+text = "abde  ed"
 bos, eos = sort.vocab.bos_id, sort.vocab.eos_id
 next_log_probs = encoder_decoder_log_probs(sort.model, sort.encode(text))
 out = greedy(next_log_probs, [bos], max_new_tokens=17, eos_id=eos)
@@ -58,9 +58,9 @@ from transformer_primer.trace import fmt
 
 sort = pretrained("sort")
 bos = sort.vocab.bos_id
-next_log_probs = encoder_decoder_log_probs(sort.model, sort.encode("aae bde "))
-log_probs = next_log_probs((bos, 3, 3, 4))  # after "  a": an "a" or a "b"?
-shown = [4, 5, 6, 7]  # the tokens 'a', 'b', 'c', 'd'
+next_log_probs = encoder_decoder_log_probs(sort.model, sort.encode("abde  ed"))
+log_probs = next_log_probs((bos, 3, 3, 4, 5, 7))  # after "  abd": a second "d" or an "e"?
+shown = [6, 7, 8, 9]  # the tokens 'c', 'd', 'e', 'f'
 print("tokens:          ", "     ".join(repr(sort.vocab.tokens[t]) for t in shown))
 for temperature in (0.5, 1.0, 2.0):
     probs = np.exp(log_softmax(log_probs / temperature))  # (vocab_size,)
@@ -80,7 +80,7 @@ from transformer_primer.trace import fmt
 
 sort = pretrained("sort")
 bos, eos = sort.vocab.bos_id, sort.vocab.eos_id
-next_log_probs = encoder_decoder_log_probs(sort.model, sort.encode("aae bde "))
+next_log_probs = encoder_decoder_log_probs(sort.model, sort.encode("abde  ed"))
 for temperature, top_k in ((0.5, None), (1.0, None), (3.0, None), (3.0, 2)):
     print(f"temperature {temperature}, top_k {top_k}:")
     for seed in (0, 1, 2):
@@ -100,7 +100,7 @@ from transformer_primer.decoding import beam_search, encoder_decoder_log_probs, 
 from transformer_primer.trace import fmt
 
 sort = pretrained("sort")
-text = "aae bde "
+text = "abde  ed"
 bos, eos = sort.vocab.bos_id, sort.vocab.eos_id
 next_log_probs = encoder_decoder_log_probs(sort.model, sort.encode(text))
 found = greedy(next_log_probs, [bos], max_new_tokens=17, eos_id=eos)
@@ -217,7 +217,7 @@ from transformer_primer import pretrained
 from transformer_primer.decoding import encoder_decoder_log_probs, sample
 
 sort = pretrained("sort")
-text = "aae bde "
+text = "abde  ed"
 bos, eos = sort.vocab.bos_id, sort.vocab.eos_id
 next_log_probs = encoder_decoder_log_probs(sort.model, sort.encode(text))
 rng = np.random.default_rng(0)

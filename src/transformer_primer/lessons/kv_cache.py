@@ -158,7 +158,7 @@ class Counting:
 
 
 sort = pretrained("sort")
-src = sort.encode("aae bde ")
+src = sort.encode("abde  ed")
 rows = []
 uncached = encoder_decoder_log_probs(sort.model, src)
 

@@ -158,7 +158,7 @@ for task in ("reverse", "sort"):
     vocab, net = model.vocab, model.model
     answer = model.translate(text)
     memory = net.encode(model.encode(text))  # (11, d_model)
-    wrong = answer[:2] + "x" + answer[3:]  # one wrong character, third position
+    wrong = answer[:2] + "y" + answer[3:]  # one wrong character, third position
     for name, fed in (("the right characters", answer), ("a wrong 3rd character", wrong)):
         tgt_in = np.array([vocab.bos_id, *vocab.encode(fed)])  # (12,): teacher forcing with what we choose
         # (11,): the next character at each position
