@@ -423,6 +423,7 @@ def regularization_effect() -> Figure:
     left.invert_yaxis()
     n = len(results["method"]["seeds"])
     fig.suptitle(f"mean of {n} seeds, bars from the smallest to the largest run", fontsize="medium")
+    return fig
 
 
 # --- Layer norm, residuals and the feed-forward block -----------------------------------------
