@@ -49,7 +49,7 @@ from transformer_primer.train import Adam, clip_by_global_norm, learning_rate
 from transformer_primer.vocab import Vocab
 
 from . import ROOT
-from .bench_kv_cache import cpu_name
+from .bench_common import cpu_name
 
 OUT = ROOT / "bench" / "extrapolation.json"
 LETTERS = "abcdefghijklmnopqrstuvwxyz"

@@ -20,10 +20,7 @@ The lesson's figure ``kv-cache-cost.svg`` is drawn from the file this writes.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -36,6 +33,7 @@ from transformer_primer.kv_cache import EncoderDecoderKVCache, GPTKVCache, KVSta
 from transformer_primer.model import Transformer, TransformerConfig
 
 from . import ROOT
+from .bench_common import header
 
 OUT = ROOT / "bench" / "kv_cache.json"
 LENGTHS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
@@ -128,17 +126,6 @@ def run(quick: bool) -> dict:
     return {"sizes": {**SIZES, "vocab_size": VOCAB, "source_len": SOURCE_LEN}, "points": points}
 
 
-def cpu_name() -> str:
-    """The CPU's model name, as /proc/cpuinfo gives it."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main(argv: list[str] | None = None) -> int:
     """Measure and write the results file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -147,17 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     results = {
-        "schema": 1,
-        "quick": args.quick,
-        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpu": cpu_name(),
-            "logical_cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-            "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
-        },
+        **header(args.quick),
         "method": {
             "clock": "time.process_time",
             "statistic": "median of per-call CPU time over interleaved rounds",

@@ -19,11 +19,8 @@ are drawn from the file this writes.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
-import os
-import platform
 import re
 import time
 from pathlib import Path
@@ -33,7 +30,7 @@ import numpy as np
 from transformer_primer.train import TrainConfig, train
 
 from . import ROOT
-from .bench_kv_cache import cpu_name
+from .bench_common import header
 
 OUT = ROOT / "bench" / "norms.json"
 LEARNING_RATES = [0.005, 0.01, 0.02, 0.05, 0.1]
@@ -189,16 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     results = {
-        "schema": 1,
-        "quick": args.quick,
-        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpu": cpu_name(),
-            "logical_cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        },
+        **header(args.quick),
         "method": {"clock": "time.process_time", "dtype": "float64"},
         **run(args.quick),
     }

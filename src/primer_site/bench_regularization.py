@@ -24,10 +24,7 @@ a line ``<!-- regularization: table -->`` (or ``verdict``) on a page is replaced
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
 import re
 import statistics
 import time
@@ -42,7 +39,7 @@ from transformer_primer.tasks import held_out_additions, make_lm_batch, sample_a
 from transformer_primer.train import GPTTrainConfig, train_gpt
 
 from . import ROOT
-from .bench_kv_cache import cpu_name
+from .bench_common import header
 
 OUT = ROOT / "bench" / "regularization.json"
 SIZES = {"d_model": 32, "n_heads": 2, "d_ff": 64, "n_layers": 2}
@@ -210,16 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = [one_run(name, seed, args.quick) for seed in seeds for name in CONFIGS]
     setup = GPTTrainConfig(steps=STEPS, batch_size=BATCH, warmup=WARMUP, train_size=TRAIN_SIZE, **SIZES)
     results = {
-        "schema": 1,
-        "quick": args.quick,
-        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpu": cpu_name(),
-            "logical_cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        },
+        **header(args.quick),
         "method": {
             "clock": "time.process_time",
             "task": "add",

@@ -47,7 +47,7 @@ from transformer_primer.fast import flash_attention, l2_cache_bytes, tile_sizes
 from transformer_primer.kernels import scaled_dot_product_attention
 
 from . import ROOT
-from .bench_kv_cache import cpu_name
+from .bench_common import cpu_name
 from .bench_run import peak_bytes
 
 OUT_DIR = ROOT / "bench" / "torch"
