@@ -132,7 +132,6 @@ def _slices(
         o /= t[..., None]  # (c, m, d_v): weighted values / weight sums
 
 
-# --8<-- [start:flash_attention]
 def flash_attention(
     q: ArrayLike,
     k: ArrayLike,
@@ -246,6 +245,3 @@ def flash_attention(
             pass
     out = out.reshape(*lead, n_q, d_v)
     return out.astype(dtype, copy=False)
-
-
-# --8<-- [end:flash_attention]
